@@ -1,0 +1,5 @@
+import sys
+
+from rpi_ess.cli.main import main
+
+sys.exit(main())
