@@ -12,7 +12,7 @@ import bisect
 import logging
 import time
 
-__all__ = ["leap_offset", "tai_time", "TaiClock"]
+__all__ = ["TaiClock", "leap_offset", "tai_time"]
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,134 @@
+"""``rpi-ess serve``: run the server until SIGTERM/SIGINT (or the ``exit`` command)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from typing import Any
+
+__all__ = ["register", "run"]
+
+log = logging.getLogger("rpi_ess.serve")
+SHUTDOWN_TIMEOUT = 2.0
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "serve",
+        help="run the sensor server (what the systemd service runs)",
+        description="Run the ESS sensor server: one CSC client at a time on TCP port 5000, heartbeats, "
+        "configure, telemetry. Stops cleanly on SIGTERM/SIGINT.",
+        epilog="Examples:\n  rpi-ess serve --simulate --port 5000\n"
+        "  rpi-ess serve --config /etc/rpi-ess/node.yaml --log-level DEBUG",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", help="address to bind (default: node config, else 0.0.0.0; '::' for IPv6)")
+    parser.add_argument("--port", type=int, help="TCP port (default: node config, else 5000; 0 = any free port)")
+    parser.add_argument("--simulate", action="store_true", help="simulated instruments instead of real ones")
+    parser.add_argument("--config", "--node-config", dest="config", metavar="FILE",
+                        help="node configuration YAML (default /etc/rpi-ess/node.yaml if present)")
+    parser.add_argument("--status-socket", metavar="PATH",
+                        help="local status socket for `rpi-ess diag` ('' disables; default "
+                        "$RUNTIME_DIRECTORY/status.sock when that directory is writable)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.set_defaults(func=run)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level)
+    from ..server.config import ConfigError
+    from ..server.node_config import load_node_config
+
+    try:
+        node = load_node_config(args.config)
+    except ConfigError as e:
+        log.error("Invalid node configuration: %s", e)
+        return 2
+    try:
+        return asyncio.run(serve(args, node))
+    except OSError as e:
+        log.error("Cannot start the server: %s", e)
+        return 1
+
+
+def _status_socket(args: argparse.Namespace, node_socket: str | None) -> str | None:
+    from ..server.status_socket import default_status_socket_path
+
+    if args.status_socket is not None:
+        return args.status_socket or None
+    if node_socket:
+        return node_socket
+    path = default_status_socket_path()
+    return path if os.access(os.path.dirname(path), os.W_OK) else None
+
+
+async def serve(args: argparse.Namespace, node: Any) -> int:
+    from .. import sdnotify
+    from ..server.socket_server import SocketServer
+
+    server = SocketServer(
+        name="rpi-ess",
+        host=args.host if args.host is not None else node.host,
+        port=args.port if args.port is not None else node.port,
+        log=logging.getLogger("rpi_ess"),
+        simulation_mode=int(args.simulate),
+        node_config=node,
+        status_socket=_status_socket(args, node.status_socket),
+    )
+    await server.start_task
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    helpers = [asyncio.create_task(_watchdog(sdnotify))]
+    if node.status_led_pin is not None:
+        helpers.append(asyncio.create_task(_status_led(server, node.status_led_pin)))
+    sdnotify.ready(f"listening on port {server.port}")
+    stop_task = asyncio.create_task(stop.wait())
+    await asyncio.wait([stop_task, server.done_task], return_when=asyncio.FIRST_COMPLETED)
+    sdnotify.stopping()
+    log.info("Shutting down")
+    for task in [*helpers, stop_task]:
+        task.cancel()
+    try:
+        await asyncio.wait_for(server.close(), SHUTDOWN_TIMEOUT)
+    except TimeoutError:
+        log.warning("Shutdown took longer than %.0f s", SHUTDOWN_TIMEOUT)
+    await asyncio.gather(*helpers, stop_task, return_exceptions=True)
+    return 0
+
+
+async def _watchdog(sdnotify: Any) -> None:
+    """Ping systemd's watchdog while the event loop is alive (a hung loop gets restarted)."""
+    interval = sdnotify.watchdog_interval()
+    if interval is None:
+        return
+    while True:
+        sdnotify.watchdog()
+        await asyncio.sleep(interval)
+
+
+async def _status_led(server: Any, pin: int) -> None:
+    """Steady = serving, blinking = telemetry flowing, fast = a device in error."""
+    from ..devices.gpio import StatusLed
+
+    led = StatusLed(pin)
+    try:
+        while True:
+            devices = server.command_handler.runners
+            if any(r.stats.state != "streaming" for r in devices):
+                led.set_state("error")
+            else:
+                led.set_state("streaming" if devices else "serving")
+            await asyncio.sleep(0.5)
+    finally:
+        with contextlib.suppress(Exception):
+            led.set_state("off")

@@ -1,0 +1,188 @@
+"""The server's commands: ``configure``, ``disconnect``, ``exit`` and ``status`` (PROTOCOL 2).
+
+``configure`` is all-or-nothing: the whole configuration is validated first (every device,
+not only the first as in the reference), every device is checked against the node's
+allow-list, then all devices are opened in parallel with a time limit. If any fails, the
+ones already open are closed and the client gets one error naming each failure; nothing is
+left running to leak telemetry into the next connection (PROTOCOL 8, item 7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..devices import DeviceError, create_device
+from ..devices.runner import DeviceRunner, RunnerSettings
+from ..sensors import SENSOR_TYPES, create_sensor
+from ..tai import tai_time
+from .commands import CommandError
+from .config import ConfigError, DeviceConfig, parse_configuration
+from .node_config import NodeConfig
+from .response import ResponseCode
+
+if TYPE_CHECKING:
+    from .socket_server import SocketServer
+
+__all__ = ["CommandHandler"]
+
+OPEN_TIMEOUT = 5.0  # seconds for all devices to open; keeps configure well inside the heartbeat limit
+
+
+class CommandHandler:
+    """Executes commands for one :class:`SocketServer` and owns its device runners."""
+
+    def __init__(self, server: SocketServer, simulation_mode: int = 0, node_config: NodeConfig | None = None) -> None:
+        self.server = server
+        self.simulation_mode = simulation_mode
+        self.node_config = node_config or NodeConfig()
+        self.runners: list[DeviceRunner] = []
+        self.log = server.log.getChild("CommandHandler")
+        self.commands = {
+            "configure": self.configure,
+            "disconnect": self.disconnect,
+            "exit": self.exit,
+            "status": self.status,
+        }
+        self._relays: dict[int, Any] = {}
+
+    @property
+    def started(self) -> bool:
+        return bool(self.runners)
+
+    # --- commands --------------------------------------------------------------------------
+
+    async def configure(self, configuration: Any) -> dict[str, Any]:
+        if self.started:
+            return {"response": int(ResponseCode.ALREADY_STARTED)}
+        try:
+            configs = parse_configuration(configuration, tuple(SENSOR_TYPES), self.node_config.max_devices)
+        except ConfigError as e:
+            self.log.warning("configure refused: %s", e)
+            raise CommandError(ResponseCode.INVALID_CONFIGURATION, str(e)) from None
+        if not self.simulation_mode:
+            refused = [f"{c.name}: {problem}" for c in configs
+                       if (problem := self.node_config.allowed_devices.problem(c)) is not None]
+            if refused:
+                self.log.warning("configure refused by the node's allow-list: %s", "; ".join(refused))
+                raise CommandError(ResponseCode.DEVICE_NOT_ALLOWED, "; ".join(refused))
+        runners = [self._make_runner(config) for config in configs]
+        failures = await self._open_all(runners)
+        if failures:
+            await self._stop_runners([r for r in runners if r not in failures])
+            message = "; ".join(f"{r.name}: {reason}" for r, reason in failures.items())
+            self.log.warning("configure failed, nothing left running: %s", message)
+            raise CommandError(ResponseCode.DEVICE_OPEN_ERROR, message)
+        self.runners = runners
+        for runner in runners:
+            runner.start()
+        self.log.info("Configured %d device(s): %s", len(runners), ", ".join(r.name for r in runners))
+        return {"response": int(ResponseCode.OK)}
+
+    async def disconnect(self) -> None:
+        self.server.schedule_close_client()
+
+    async def exit(self) -> None:
+        if not self.node_config.allow_exit:
+            raise CommandError(ResponseCode.INVALID_COMMAND, "exit is disabled by this node's configuration")
+        self.log.info("exit command received: shutting the server down")
+        self.server.schedule_exit()
+
+    async def status(self) -> dict[str, Any]:
+        return {"response": int(ResponseCode.OK), "status": self.status_report()}
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def status_report(self) -> dict[str, Any]:
+        """Health snapshot for the ``status`` command and ``rpi-ess diag`` (docs/diagnostics.md)."""
+        server = self.server
+        now = time.monotonic()
+        return {
+            "server": {
+                "version": __version__,
+                "pid": os.getpid(),
+                "started": server.started_at,
+                "uptime_s": round(time.time() - server.started_at, 3),
+                "host": server.host or "",
+                "port": server.port,
+                "simulation_mode": self.simulation_mode,
+                "clock": tai_time.describe(),
+            },
+            "client": server.client_info(),
+            "configured": self.started,
+            "devices": [
+                {
+                    "name": r.name,
+                    "sensor_type": r.sensor.sensor_type,
+                    "device_type": r.device.config.device_type,
+                    "port": r.device.describe,
+                    "state": r.stats.state,
+                    "lines": r.stats.lines,
+                    "errors": r.stats.errors,
+                    "dropped": r.sink.dropped,
+                    "reopens": r.stats.reopens,
+                    "last_line": r.stats.last_line,
+                    "last_error": r.stats.last_error,
+                    "rate_hz": round(r.stats.current_rate(now), 3),
+                }
+                for r in self.runners
+            ],
+        }
+
+    def _make_runner(self, config: DeviceConfig) -> DeviceRunner:
+        sensor = create_sensor(config.sensor_type, config.channels)
+        device = create_device(config, sensor, simulate=bool(self.simulation_mode))
+        queue = self.server.telemetry.add_device(config.name)
+        silence = config.extra.get("silence_timeout")
+        period_based = max(5.0, 3.0 * sensor.period)
+        settings = RunnerSettings(
+            silence_timeout=float(silence) if isinstance(silence, int | float) and silence > 0 else period_based
+        )
+        return DeviceRunner(config.name, device, sensor, queue, settings, relay=self._relay(config))
+
+    def _relay(self, config: DeviceConfig) -> Any:
+        """The power relay of this instrument, if it has one and GPIO is available."""
+        pin = config.power_relay_pin
+        if pin is None or self.simulation_mode:
+            return None
+        if pin not in self._relays:
+            try:
+                from ..devices.gpio import PowerRelay
+
+                self._relays[pin] = PowerRelay(pin)
+            except Exception as e:  # no GPIO on this machine: run without the relay
+                self.log.warning("%s: power relay on pin %d unavailable: %s", config.name, pin, e)
+                self._relays[pin] = None
+        return self._relays[pin]
+
+    async def _open_all(self, runners: list[DeviceRunner]) -> dict[DeviceRunner, str]:
+        """Open every device in parallel; return the failures with their reasons."""
+        loop = asyncio.get_running_loop()
+        tasks = [asyncio.ensure_future(loop.run_in_executor(None, r.open)) for r in runners]
+        _, pending = await asyncio.wait(tasks, timeout=OPEN_TIMEOUT)
+        failures: dict[DeviceRunner, str] = {}
+        for runner, task in zip(runners, tasks, strict=True):
+            if task in pending:
+                task.cancel()
+                failures[runner] = f"{runner.device.describe}: open timed out after {OPEN_TIMEOUT:.0f} s"
+            elif (error := task.exception()) is not None:
+                if isinstance(error, DeviceError):
+                    failures[runner] = str(error)
+                else:
+                    self.log.error("Unexpected error opening %s", runner.device.describe, exc_info=error)
+                    failures[runner] = f"{runner.device.describe}: {error!r}"
+        return failures
+
+    async def _stop_runners(self, runners: list[DeviceRunner]) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(None, r.stop) for r in reversed(runners)))
+
+    async def stop_devices(self) -> None:
+        """Stop telemetry and close every device (part of closing the client)."""
+        runners, self.runners = self.runners, []
+        if runners:
+            await self._stop_runners(runners)
+            self.log.info("Stopped %d device(s)", len(runners))

@@ -1,0 +1,182 @@
+"""``SocketServer``: the ESS server, method for method like the Rubin ``SocketServer``.
+
+Differences from the reference, all invisible to the existing CSC (PROTOCOL 2.8, 8):
+a malformed, unknown or over-long line gets one ``{"response": code, "message": ...}``
+line and the connection stays up; a bare-LF heartbeat is accepted; ``exit`` really stops
+the server; telemetry goes through per-device bounded queues (see ``telemetry.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from typing import Any
+
+from ..tcpip import HEARTBEAT, LineTooLongError, OneClientReadLoopServer
+from .command_handler import CommandHandler
+from .commands import CommandError, RateLimiter, call_command, error_response, parse_command
+from .node_config import NodeConfig, TlsSettings
+from .response import ResponseCode
+from .telemetry import TelemetryQueue
+
+__all__ = ["SocketServer"]
+
+
+def _ssl_context(tls: TlsSettings | None) -> ssl.SSLContext | None:
+    if tls is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.certfile, tls.keyfile)
+    if tls.client_ca:
+        context.load_verify_locations(tls.client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+class SocketServer(OneClientReadLoopServer):
+    """TCP server for one CSC client: reads commands, streams telemetry.
+
+    Parameters are those of the reference; ``node_config`` (limits, allow-lists, TLS) and
+    ``status_socket`` (path of the local Unix status socket, None for none) are additions.
+    """
+
+    valid_simulation_modes = (0, 1)
+
+    def __init__(
+        self,
+        name: str,
+        host: str | None,
+        port: int,
+        log: logging.Logger,
+        simulation_mode: int = 0,
+        connect_callback: Any = None,
+        *,
+        node_config: NodeConfig | None = None,
+        status_socket: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if simulation_mode not in self.valid_simulation_modes:
+            raise ValueError(f"simulation_mode={simulation_mode} not in {self.valid_simulation_modes}")
+        self.simulation_mode = simulation_mode
+        self.node_config = node_config or NodeConfig()
+        self.host = host
+        self.started_at = time.time()
+        self.status_socket_path = status_socket
+        self.telemetry = TelemetryQueue(asyncio.get_running_loop(), self.node_config.max_queue_per_device)
+        self._rate = RateLimiter(self.node_config.max_commands_per_second)
+        self._client_since: float | None = None
+        self._client_address = ""
+        self._background: set[asyncio.Task[Any]] = set()
+        self._status_server: Any = None
+        node = self.node_config
+        super().__init__(
+            host=host,
+            port=port,
+            log=log,
+            connect_callback=connect_callback,
+            name=name,
+            max_line_length=node.max_line_length,
+            max_heartbeat_interval=node.heartbeat_timeout,
+            client_filter=node.client_allowed if node.allowed_clients else None,
+            ssl=_ssl_context(node.tls),
+            **kwargs,
+        )
+        self.command_handler = CommandHandler(self, simulation_mode, self.node_config)
+
+    # --- reference API -----------------------------------------------------------------------
+
+    def set_command_handler(self, command_handler: CommandHandler) -> None:
+        self.command_handler = command_handler
+
+    async def start(self, **kwargs: Any) -> None:
+        await super().start(**kwargs)
+        if self.status_socket_path:
+            from .status_socket import StatusSocketServer
+
+            self._status_server = StatusSocketServer(self.status_socket_path, self.command_handler, self.log)
+            await self._status_server.start()
+        self.log.info("Serving on %s port %s (simulation_mode=%d)", self.host or "*", self.port, self.simulation_mode)
+
+    async def read_and_dispatch(self) -> None:
+        """Read one line; heartbeats are noted, anything else is run as a command."""
+        try:
+            line = await self.read_bounded_line()
+        except LineTooLongError as e:
+            await self._reply(error_response(
+                ResponseCode.LINE_TOO_LONG,
+                f"line of {e.length} bytes exceeds the limit of {self.max_line_length} bytes; discarded"))
+            return
+        if not line:
+            raise ConnectionError("client closed the connection")
+        line = line.rstrip(b"\r\n")
+        if line == HEARTBEAT:
+            self.handle_received_heartbeat()
+            return
+        try:
+            command, parameters = parse_command(line)
+            if not self._rate.allow():
+                raise CommandError(ResponseCode.RATE_LIMITED,
+                                   f"more than {self._rate.rate:g} commands per second; {command!r} not run")
+            response = await call_command(self.command_handler.commands, command, parameters)
+        except CommandError as e:
+            self.log.warning("Bad command from %s: %s", self._client_address, e.message)
+            response = error_response(e.code, e.message)
+        except Exception as e:
+            self.log.exception("Internal error running a command")
+            response = error_response(ResponseCode.INTERNAL_ERROR, f"internal error: {e!r}")
+        if response is not None:
+            await self._reply(response)
+
+    async def close_client(self, **kwargs: Any) -> None:
+        """Stop telemetry and close the devices, then close the socket (PROTOCOL 1.5)."""
+        await self.command_handler.stop_devices()
+        self.telemetry.clear()
+        self._client_since = None
+        await super().close_client(**kwargs)
+
+    async def close(self) -> None:
+        if self._status_server is not None:
+            await self._status_server.close()
+            self._status_server = None
+        await super().close()
+
+    # --- additions -----------------------------------------------------------------------------
+
+    async def on_client_connected(self) -> None:
+        await super().on_client_connected()
+        peer = self.writer.get_extra_info("peername") if self.writer is not None else None
+        self._client_address = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self._client_since = time.time()
+        self._rate = RateLimiter(self.node_config.max_commands_per_second)
+        self.telemetry = TelemetryQueue(asyncio.get_running_loop(), self.node_config.max_queue_per_device)
+        self.telemetry.attach(self.writer)
+        self.log.info("Client connected from %s", self._client_address)
+
+    def client_info(self) -> dict[str, Any] | None:
+        if self._client_since is None or not self.connected:
+            return None
+        return {
+            "address": self._client_address,
+            "connected_since": self._client_since,
+            "lines_sent": self.telemetry.lines_sent,
+            "lines_dropped": self.telemetry.lines_dropped,
+        }
+
+    def schedule_close_client(self) -> None:
+        """Close the client after the current command returns (``disconnect``)."""
+        self._spawn(self.close_client())
+
+    def schedule_exit(self) -> None:
+        """Shut the whole server down after the current command returns (``exit``)."""
+        self._spawn(self.close())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _reply(self, response: dict[str, Any]) -> None:
+        if self.connected:
+            await self.write_json(response)
