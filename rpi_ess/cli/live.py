@@ -400,12 +400,15 @@ _LD250_LAYOUTS: dict[str, tuple[str, Layout]] = {
 }
 
 
-def _number(value: Any, fmt: str = "") -> str:
-    if isinstance(value, float) and math.isnan(value):
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    return format(value, fmt)
+def _number(value: Any, fmt: str) -> str:
+    """A measurement as text; raises TypeError for a non-number so the payload is shown plainly."""
+    if not _is_number(value):
+        raise TypeError(f"{value!r} is not a number")
+    return "—" if math.isnan(value) else format(value, fmt)
+
+
+def _plain(value: Any) -> str:
+    return _number(value, "g") if _is_number(value) else str(value)
 
 
 def _apply(layout: Layout, values: list[Any]) -> str:
@@ -455,7 +458,7 @@ def format_values(sensor_type: str, values: list[Any]) -> str:
             return _apply(_LAYOUTS[sensor_type], values)
     except (IndexError, KeyError, TypeError, ValueError):
         pass
-    return ", ".join(_number(value, "g") for value in values)
+    return ", ".join(_plain(value) for value in values)
 
 
 def format_age(seconds: float) -> str:
