@@ -1,0 +1,171 @@
+"""``OneClientServer``: a TCP server that talks to one client at a time (PROTOCOL 1.3)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl as ssl_module
+from collections.abc import Callable
+from typing import Any
+
+from .addresses import format_address, peer_address
+from .constants import DEFAULT_ENCODING, DEFAULT_MAX_LINE_LENGTH, DEFAULT_TERMINATOR
+from .sockopts import set_socket_options
+from .stream import CLOSE_TIMEOUT, BaseClientOrServer, ConnectCallback, close_writer
+from .tasks import cancel_tasks
+
+__all__ = ["OneClientServer"]
+
+
+class OneClientServer(BaseClientOrServer):
+    """Listen on ``host``:``port`` and keep at most one client.
+
+    A connection that arrives while a client is connected (or is still being closed) is
+    closed at once without a byte being sent; so is one whose host ``client_filter`` refuses.
+    ``host`` None or "" listens on all interfaces; ``port`` 0 picks a free port, readable
+    from ``port`` once ``start_task`` is done. ``kwargs`` go to ``asyncio.start_server``.
+    """
+
+    def __init__(
+        self,
+        host: str | None,
+        port: int,
+        log: logging.Logger | None = None,
+        connect_callback: ConnectCallback | None = None,
+        name: str = "",
+        *,
+        encoding: str = DEFAULT_ENCODING,
+        terminator: bytes = DEFAULT_TERMINATOR,
+        max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+        family: int = socket.AF_UNSPEC,
+        client_filter: Callable[[str], bool] | None = None,
+        ssl: ssl_module.SSLContext | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            log=log,
+            connect_callback=connect_callback,
+            name=name,
+            encoding=encoding,
+            terminator=terminator,
+            max_line_length=max_line_length,
+        )
+        self.host = host
+        self.port = port
+        self.family = family
+        self.client_filter = client_filter
+        self.ssl = ssl
+        self.server: asyncio.Server | None = None
+        #: Done when a client connects; replaced by a new future when that client is closed.
+        self.connected_task: asyncio.Future[None] = self._loop.create_future()
+        # Held from accept until the close (callback included) has finished, so a new client
+        # never overlaps the previous one's shutdown.
+        self._has_client = False
+        self._handler_tasks: set[asyncio.Task[Any]] = set()
+        self.start_task = asyncio.create_task(self.start(**kwargs))
+
+    async def start(self, **kwargs: Any) -> None:
+        """Start listening; called by the constructor (through ``start_task``)."""
+        if self.server is not None:
+            raise RuntimeError(f"{self.log.name}: already started")
+        await self._listen(self.port, kwargs)
+        ports = self._bound_ports()
+        if len(set(ports)) > 1:
+            # Port 0 on several addresses (IPv4 and IPv6 for all interfaces) picks one ephemeral
+            # port per address: listen again, everywhere on the first one.
+            self.server.close()
+            await self._listen(ports[0], kwargs)
+            ports = self._bound_ports()
+        self.port = ports[0]
+        self.log.info("Listening on %s", format_address(self.host, self.port))
+
+    async def _listen(self, port: int, kwargs: dict[str, Any]) -> None:
+        # start_serving=False: the server object is stored before the first await after the
+        # sockets exist, so a close() that cancels start() can still close them.
+        self.server = await asyncio.start_server(
+            self._handle_connection,
+            host=self.host or None,
+            port=port,
+            family=self.family,
+            ssl=self.ssl,
+            limit=self.max_line_length,
+            **{**kwargs, "start_serving": False},
+        )
+        await self.server.start_serving()
+
+    def _bound_ports(self) -> list[int]:
+        assert self.server is not None
+        return [sock.getsockname()[1] for sock in self.server.sockets]
+
+    async def on_client_connected(self) -> None:
+        """Hook run when a client has been accepted, before the connect callback.
+
+        Subclasses start their per-client tasks here. The default does nothing.
+        """
+
+    async def basic_close_client(self, **kwargs: Any) -> None:
+        had_client = self.writer is not None
+        if had_client and self.connected_task.done():
+            self.connected_task = self._loop.create_future()
+        try:
+            await super().basic_close_client(**kwargs)
+        finally:
+            if had_client:
+                self._has_client = False
+
+    async def _shutdown(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        # In-flight accept handlers see _closing and close their socket; a handler cancelled
+        # before its first step would leak it, hence the grace period.
+        await cancel_tasks(*self._handler_tasks, grace=CLOSE_TIMEOUT)
+        await super()._shutdown()
+        if self.server is not None:
+            await self.server.wait_closed()
+        self.log.info("Closed")
+
+    async def _handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handler_tasks.add(task)
+            task.add_done_callback(self._handler_tasks.discard)
+        host, where = peer_address(writer.get_extra_info("peername"))
+        reason = self._rejection_reason(host)
+        if reason is not None:
+            level = logging.INFO if self._has_client or self._closing else logging.WARNING
+            self.log.log(level, "Rejecting connection from %s: %s", where, reason)
+            await close_writer(writer)
+            return
+        self._has_client = True
+        self.reader = reader
+        self.writer = writer
+        try:
+            set_socket_options(writer.get_extra_info("socket"))
+        except OSError as e:
+            self.log.warning("Cannot set socket options for %s: %s", where, e)
+        if not self.connected_task.done():
+            self.connected_task.set_result(None)
+        self.log.info("Client connected from %s", where)
+        try:
+            await self.on_client_connected()
+        except Exception:
+            self.log.exception("Setting up the client from %s failed; closing it", where)
+            await self.close_client()
+            return
+        await self.call_connect_callback()
+
+    def _rejection_reason(self, host: str) -> str | None:
+        """Why a new connection from ``host`` must be closed, or None to accept it."""
+        if self._closing:
+            return "the server is closing"
+        if self._has_client:
+            return "a client is already connected"
+        if self.client_filter is None:
+            return None
+        try:
+            allowed = self.client_filter(host)
+        except Exception:
+            self.log.exception("client_filter failed for %r", host)
+            allowed = False
+        return None if allowed else "not allowed by client_filter"
