@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -125,9 +126,15 @@ def _is_number(value: Any) -> bool:
 
 
 def _reason(error: BaseException) -> str:
-    """A short human reason for a socket error (``str`` of a TimeoutError is empty)."""
+    """A short human reason for a socket error, from the innermost cause (the OS's words)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, OSError) and not isinstance(error, socket.gaierror) and error.errno and error.errno > 0:
+        return os.strerror(error.errno)
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
+    if isinstance(error, (EOFError, ConnectionError)):
+        return "closed by the server"
     return str(error) or type(error).__name__
 
 
@@ -184,7 +191,9 @@ class TelemetrySession:
         )
         try:
             await self._client.start_task
-        except (OSError, TimeoutError, EOFError) as e:
+        except TimeoutError as e:
+            raise SessionError(f"cannot connect to {self.address}: no answer within {self.connect_timeout:g} s") from e
+        except OSError as e:
             raise SessionError(f"cannot connect to {self.address}: {_reason(e)}") from e
         log.info("connected to %s", self.address)
 
@@ -197,21 +206,28 @@ class TelemetrySession:
             raise SessionError(f"connection to {self.address} lost while sending configure: {_reason(e)}") from e
         try:
             async with asyncio.timeout(self.response_timeout):
-                while True:
-                    line = await self._read_message(" while waiting for the configure response")
-                    if line is None:
-                        continue
-                    raw, message = line
-                    if "response" in message:
-                        self._check_response(message)
-                        return
-                    telemetry = self._telemetry(raw, message)
-                    if telemetry is not None:
-                        self._pending.append(telemetry)
+                response = await self._await_response()
         except TimeoutError:
             raise SessionError(
                 f"server {self.address} sent no configure response within {self.response_timeout:g} s"
             ) from None
+        self._check_response(response)
+
+    async def _await_response(self) -> Mapping[str, Any]:
+        """Read until the response line; telemetry that comes first is kept for the iterator."""
+        while True:
+            try:
+                line = await self._read_message(" while waiting for the configure response")
+            except SessionError as e:
+                raise SessionError(f"{e} (a server that already has a client closes new connections at once)") from e
+            if line is None:
+                continue
+            raw, message = line
+            if "response" in message:
+                return message
+            telemetry = self._telemetry(raw, message)
+            if telemetry is not None:
+                self._pending.append(telemetry)
 
     def _check_response(self, message: Mapping[str, Any]) -> None:
         code = message["response"]
@@ -243,10 +259,13 @@ class TelemetrySession:
         """Read one line and decode it; None if it was not a JSON object (logged and counted)."""
         try:
             raw = await self._client.read_str()
+        except UnicodeDecodeError as e:
+            self._bad(f"not UTF-8: {e}")
+            return None
+        except asyncio.LimitOverrunError as e:  # the stream cannot be resynchronised
+            raise SessionError(f"{self.address} sent a line longer than this client accepts{context}") from e
         except (OSError, EOFError) as e:
             raise SessionError(f"connection to {self.address} lost{context}: {_reason(e)}") from e
-        if not raw and not self._client.connected:
-            raise SessionError(f"connection to {self.address} lost{context}: closed by the server")
         try:
             message = json.loads(raw)
         except ValueError:
@@ -304,12 +323,14 @@ class DeviceStats:
     arrivals: collections.deque[float] = field(default_factory=collections.deque)
 
     def rate(self, now: float, window: float = RATE_WINDOW) -> float:
-        """Lines per second over the last ``window`` seconds (or since the first line, if sooner)."""
+        """Lines per second over the last ``window`` seconds, or since the first line if that is sooner.
+
+        The span is at least one second, so the first line of a device does not read as a burst.
+        """
         self._forget(now, window)
         if self.first_seen is None:
             return 0.0
-        span = min(window, now - self.first_seen)
-        return len(self.arrivals) / span if span > 0 else 0.0
+        return len(self.arrivals) / max(1.0, min(window, now - self.first_seen))
 
     def _forget(self, now: float, window: float) -> None:
         while self.arrivals and self.arrivals[0] <= now - window:
@@ -603,8 +624,12 @@ async def _watch(
         async for telemetry in session:
             stats.add(telemetry)
             if options.json_lines:
-                sys.stdout.write(telemetry.raw + "\n")
-                sys.stdout.flush()
+                try:
+                    sys.stdout.write(telemetry.raw + "\n")
+                    sys.stdout.flush()
+                except BrokenPipeError:  # `| head` had enough: stop quietly, like a Unix filter
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    return
 
     async def refresh() -> None:
         while True:
