@@ -11,10 +11,17 @@ Typical use (tests, ``diag --simulate``)::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ...devices.chips import chip_info
 from .bosch import Bme280Emulator
 from .bus import ChipEmulator, EmulatedBuses, EmulatedI2C, Nack
 from .registers import Mcp9808Emulator, Tmp117Emulator
 from .sensirion import SensirionChip, Sht3xEmulator, Sht4xEmulator, Sps30Emulator
+
+if TYPE_CHECKING:
+    from ...server.config import DeviceConfig
 
 __all__ = [
     "EMULATORS",
@@ -29,6 +36,7 @@ __all__ = [
     "Sht4xEmulator",
     "Sps30Emulator",
     "Tmp117Emulator",
+    "emulate_devices",
 ]
 
 #: chip name (as in a device configuration's ``chip``) -> emulator class
@@ -36,3 +44,14 @@ EMULATORS: dict[str, type[ChipEmulator]] = {
     cls.chip: cls
     for cls in (Sht4xEmulator, Sht3xEmulator, Bme280Emulator, Mcp9808Emulator, Tmp117Emulator, Sps30Emulator)
 }
+
+
+def emulate_devices(configs: Iterable[DeviceConfig], buses: EmulatedBuses | None = None) -> EmulatedBuses:
+    """Attach a chip emulator with default values for every I2C entry (``diag --simulate``)."""
+    buses = buses if buses is not None else EmulatedBuses()
+    for config in configs:
+        info = chip_info(config.chip or "") if config.device_type == "I2C" else None
+        if info is not None:
+            address = info.default_address if config.address is None else config.address
+            buses.attach(config.i2c_bus, EMULATORS[info.name](), address)
+    return buses
