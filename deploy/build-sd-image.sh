@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Build a flashable Raspberry Pi SD-card image (Debian arm64: Pi firmware + kernel, systemd, rpi_ess) on x86.
+#
+# Usage: sudo deploy/build-sd-image.sh [CONFIG]
+#   CONFIG  first-boot settings copied to the boot partition as rpi-ess.yaml (see
+#           deploy/sd-image/rpi-ess.yaml.example); without it the card boots with DHCP and no SSH key.
+# Output: deploy/out/rpi-ess-sd.img.xz + .sha256 (and the uncompressed .img, kernel and initrd for
+#         deploy/smoke-test.sh). Flash: xzcat rpi-ess-sd.img.xz | dd of=/dev/mmcblk0 bs=4M conv=fsync
+# No loop devices: the partitions are made as files (mkfs.vfat + mtools, mkfs.ext4 -d) and joined with dd.
+source "$(dirname "$0")/lib/common.sh"
+
+config=${1:-}
+require_root
+for t in mmdebstrap:mmdebstrap mkfs.ext4:e2fsprogs mkfs.vfat:dosfstools mcopy:mtools sfdisk:fdisk xz:xz-utils; do
+    require_tool "${t%%:*}" "${t#*:}"
+done
+require_arm64_emulation
+[ -z "$config" ] || [ -r "$config" ] || die "cannot read config file $config"
+
+work=$OUT_DIR/sd-work
+rootfs=$work/rootfs
+img=$OUT_DIR/rpi-ess-sd.img
+BOOT_MIB=${BOOT_MIB:-256}
+START_MIB=4
+
+PACKAGES=(
+    systemd-sysv udev kmod dbus systemd-resolved systemd-timesyncd initramfs-tools zstd
+    linux-image-arm64 raspi-firmware
+    openssh-server iproute2 iputils-ping netbase ca-certificates less
+    python3 python3-venv libusb-1.0-0
+)
+
+build_rootfs() {
+    rm -rf "$work" && mkdir -p "$work"
+    local ca=""
+    ca=$(host_ca_bundle) || true
+    REPO_DIR=$REPO_DIR HOST_CA=$ca \
+    mmdebstrap --mode=root --arch=arm64 --variant=apt --format=directory \
+        --components="main non-free-firmware" --include="$(IFS=,; echo "${PACKAGES[*]}")" \
+        --setup-hook='mkdir -p "$1/boot/firmware"' \
+        --customize-hook="$DEPLOY_DIR/sd-image/customize.sh" \
+        --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb' \
+        "$SUITE" "$rootfs" ${MIRROR:+"$MIRROR"}
+}
+
+assemble() {
+    local bootdir=$work/boot root_mib boot_sectors root_sectors start
+    # The Pi firmware partition gets what raspi-firmware installed under /boot/firmware.
+    rm -rf "$bootdir" && mv "$rootfs/boot/firmware" "$bootdir" && mkdir "$rootfs/boot/firmware"
+    [ -e "$bootdir/config.txt" ] || die "raspi-firmware left no config.txt in /boot/firmware"
+    [ -z "$config" ] || cp "$config" "$bootdir/rpi-ess.yaml"
+    cp "$rootfs"/boot/vmlinuz-* "$OUT_DIR/rpi-ess-sd.vmlinuz"
+    cp "$rootfs"/boot/initrd.img-* "$OUT_DIR/rpi-ess-sd.initrd"
+
+    rm -f "$work/boot.img"
+    mkfs.vfat -C -F 32 -n RASPIFIRM "$work/boot.img" $((BOOT_MIB * 1024)) >/dev/null
+    mcopy -s -i "$work/boot.img" "$bootdir"/* ::
+    # Root: content plus a quarter and 256 MiB of room; mkfs.ext4 -d copies owners, modes and xattrs.
+    root_mib=$(( $(du -sm "$rootfs" | cut -f1) * 5 / 4 + 256 ))
+    rm -f "$work/root.img"
+    mkfs.ext4 -q -F -L RASPIROOT -d "$rootfs" "$work/root.img" "${root_mib}M"
+
+    start=$((START_MIB * 2048)); boot_sectors=$((BOOT_MIB * 2048)); root_sectors=$((root_mib * 2048))
+    rm -f "$img"
+    truncate -s $(( (START_MIB + BOOT_MIB + root_mib) * 1024 * 1024 )) "$img"
+    sfdisk --quiet "$img" <<TABLE
+label: dos
+start=$start, size=$boot_sectors, type=c, bootable
+start=$((start + boot_sectors)), size=$root_sectors, type=83
+TABLE
+    dd if="$work/boot.img" of="$img" bs=1M seek=$START_MIB conv=notrunc,sparse status=none
+    dd if="$work/root.img" of="$img" bs=1M seek=$((START_MIB + BOOT_MIB)) conv=notrunc,sparse status=none
+}
+
+compress() {
+    rm -f "$img.xz"
+    xz -T0 -6 -k "$img"
+    (cd "$OUT_DIR" && sha256sum "$(basename "$img.xz")" >"$(basename "$img.xz").sha256")
+}
+
+time_step "sd-rootfs" build_rootfs
+time_step "sd-assemble" assemble
+time_step "sd-compress" compress
+rm -rf "$work"
+log "SD image: $img.xz ($(du -h "$img.xz" | cut -f1) compressed, $(du -h --apparent-size "$img" | cut -f1) raw)"
+cat "$img.xz.sha256"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# mmdebstrap customize hook for the SD image: runs on the host with $1 = the arm64 root directory
+# (proc/sys/dev mounted; arm64 binaries run under qemu-user through binfmt_misc).
+# Installs rpi_ess into /opt/rpi-ess, the service, udev rules, first-boot settings and boot configuration.
+set -euo pipefail
+root=$1
+: "${REPO_DIR:?}" "${HOSTNAME_DEFAULT:=rpi-ess}"
+in_root() { chroot "$root" "$@"; }
+
+# rpi_ess and its Pi extras, built from this checkout inside the arm64 root (wheels for aarch64).
+mkdir -p "$root/tmp/rpi-ess-src"
+cp -a "$REPO_DIR/pyproject.toml" "$REPO_DIR/README.md" "$REPO_DIR/rpi_ess" "$root/tmp/rpi-ess-src/"
+pip_env=()
+if [ -n "${HOST_CA:-}" ]; then
+    cp "$HOST_CA" "$root/tmp/host-ca.crt"
+    pip_env=(PIP_CERT=/tmp/host-ca.crt)
+fi
+in_root env "${pip_env[@]}" sh -ec '
+    python3 -m venv /opt/rpi-ess
+    /opt/rpi-ess/bin/pip install --no-cache-dir --upgrade pip wheel
+    /opt/rpi-ess/bin/pip install --no-cache-dir "/tmp/rpi-ess-src[pi]"
+    /opt/rpi-ess/bin/rpi-ess --help >/dev/null'
+rm -rf "$root/tmp/rpi-ess-src" "$root/tmp/host-ca.crt"
+
+# Service account with access to serial, I2C and GPIO devices.
+in_root groupadd --system --force i2c
+in_root groupadd --system --force gpio
+in_root useradd --system --user-group --groups dialout,i2c,gpio --home-dir /var/lib/rpi-ess \
+    --shell /usr/sbin/nologin rpi-ess
+install -d "$root/etc/rpi-ess" "$root/usr/local/lib/rpi-ess"
+printf 'allowed_devices:\n  serial_ports: ["/dev/ess/*"]\n' >"$root/etc/rpi-ess/node.yaml"
+install -m 0644 "$REPO_DIR/deploy/systemd/rpi-ess.service" "$REPO_DIR/deploy/systemd/rpi-ess-firstboot.service" \
+    "$root/etc/systemd/system/"
+install -m 0644 "$REPO_DIR/deploy/sd-image/rpi-ess-firstboot.py" "$root/usr/local/lib/rpi-ess/"
+install -m 0644 "$REPO_DIR"/udev/*.rules "$root/etc/udev/rules.d/"
+
+# Network (systemd-networkd, DHCP unless the first-boot file says otherwise), SSH by key only.
+printf '[Match]\nName=e*\n\n[Network]\nDHCP=yes\n' >"$root/etc/systemd/network/10-rpi-ess.network"
+echo "$HOSTNAME_DEFAULT" >"$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$HOSTNAME_DEFAULT" \
+    >"$root/etc/hosts"
+in_root systemctl enable rpi-ess.service rpi-ess-firstboot.service systemd-networkd.service \
+    systemd-resolved.service ssh.service systemd-timesyncd.service
+# Host keys are made on first boot so that cards flashed from one image do not share them.
+rm -f "$root"/etc/ssh/ssh_host_*
+cat >"$root/etc/systemd/system/ssh-keygen-firstboot.service" <<'UNIT'
+[Unit]
+Description=Generate SSH host keys
+Before=ssh.service
+ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+[Install]
+WantedBy=multi-user.target
+UNIT
+in_root systemctl enable ssh-keygen-firstboot.service
+
+# Mounts by label, so the same image boots on a Pi (mmcblk0p*) and under qemu (vda*).
+cat >"$root/etc/fstab" <<'FSTAB'
+LABEL=RASPIROOT /              ext4 rw,noatime                                   0 1
+LABEL=RASPIFIRM /boot/firmware vfat rw,noatime,nofail,x-systemd.device-timeout=15s 0 2
+FSTAB
+# The Pi firmware's kernel command line (raspi-firmware writes /boot/firmware/cmdline.txt from this).
+sed -i 's/^#\?ROOTPART=.*/ROOTPART=LABEL=RASPIROOT/' "$root/etc/default/raspi-firmware"
+grep -q '^ROOTPART=' "$root/etc/default/raspi-firmware" || echo 'ROOTPART=LABEL=RASPIROOT' >>"$root/etc/default/raspi-firmware"
+in_root update-initramfs -u -k all
+
+# Verify the unit where its ExecStart really exists.
+in_root systemd-analyze verify /etc/systemd/system/rpi-ess.service
