@@ -43,25 +43,25 @@ class Weather:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self._temperature = RandomWalk(rng, rng.uniform(2.0, 14.0), 0.02, -10.0, 25.0)
-        self._dew_depression = RandomWalk(rng, rng.uniform(3.0, 15.0), 0.02, 0.5, 30.0)
-        self._pressure = RandomWalk(rng, rng.uniform(738.0, 748.0), 0.01, 700.0, 1000.0)
-        # Below zero the air is calm: speed 0 and, for the Windsonic, no direction.
-        self._wind = RandomWalk(rng, rng.uniform(0.5, 6.0), 0.15, -1.0, 20.0)
-        self._direction = rng.uniform(0.0, 360.0)
+        self.air = RandomWalk(rng, rng.uniform(2.0, 14.0), 0.02, -10.0, 25.0)
+        self.dew_depression = RandomWalk(rng, rng.uniform(3.0, 15.0), 0.02, 0.5, 30.0)
+        self.barometer = RandomWalk(rng, rng.uniform(738.0, 748.0), 0.01, 700.0, 1000.0)
+        #: Below zero the air is calm: speed 0 and, for the Windsonic, no direction.
+        self.wind = RandomWalk(rng, rng.uniform(0.5, 6.0), 0.15, -1.0, 20.0)
+        self.direction = rng.uniform(0.0, 360.0)  # degrees the wind comes from
 
     def advance(self, dt: float) -> None:
-        for walk in (self._temperature, self._dew_depression, self._pressure, self._wind):
+        for walk in (self.air, self.dew_depression, self.barometer, self.wind):
             walk.step(dt)
-        self._direction = (self._direction + self.rng.gauss(0.0, 3.0 * math.sqrt(dt))) % 360.0
+        self.direction = (self.direction + self.rng.gauss(0.0, 3.0 * math.sqrt(dt))) % 360.0
 
     @property
     def temperature(self) -> float:
-        return self._temperature.value
+        return self.air.value
 
     @property
     def dew_point(self) -> float:
-        return self._temperature.value - self._dew_depression.value
+        return self.air.value - self.dew_depression.value
 
     @property
     def relative_humidity(self) -> float:
@@ -69,15 +69,11 @@ class Weather:
 
     @property
     def pressure(self) -> float:
-        return self._pressure.value
+        return self.barometer.value
 
     @property
     def wind_speed(self) -> float:
-        return max(self._wind.value, 0.0)
-
-    @property
-    def wind_direction(self) -> float:
-        return self._direction
+        return max(self.wind.value, 0.0)
 
 
 class InstrumentSimulator(abc.ABC):

@@ -23,7 +23,7 @@ class CSAT3BSimulator(InstrumentSimulator):
 
     def record(self) -> bytes:
         weather, gauss = self.weather, self.rng.gauss
-        heading = math.radians(weather.wind_direction)
+        heading = math.radians(weather.direction)
         gust = 0.1 + 0.1 * weather.wind_speed  # turbulence grows with the mean wind
         ux = weather.wind_speed * math.cos(heading) + gauss(0.0, gust)
         uy = weather.wind_speed * math.sin(heading) + gauss(0.0, gust)

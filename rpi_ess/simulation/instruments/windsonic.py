@@ -14,6 +14,6 @@ class WindsonicSimulator(InstrumentSimulator):
     sensor_type = "Windsonic"
 
     def record(self) -> bytes:
-        speed = self.weather.wind_speed
-        direction = "" if speed < CALM else f"{round(self.weather.wind_direction) % 360:03d}"
+        speed = round(self.weather.wind_speed, 2)
+        direction = "" if speed < CALM else f"{round(self.weather.direction) % 360:03d}"
         return windsonic_line(f"Q,{direction},{speed:06.2f},M,00,".encode("ascii"))
