@@ -158,6 +158,12 @@ def test_missing_port(make_device: MakeDevice, tmp_path: Path) -> None:
     assert str(error.value) == f"dev1: Serial {tmp_path / 'ttyUSB9'}: port does not exist"
 
 
+def test_not_a_tty(make_device: MakeDevice, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a port")
+    with pytest.raises(DeviceError, match="not a serial port"):
+        make_device(str(tmp_path / "notes.txt")).open()
+
+
 def test_no_port_configured(make_device: MakeDevice) -> None:
     with pytest.raises(DeviceError, match="no serial_port configured"):
         make_device("").open()

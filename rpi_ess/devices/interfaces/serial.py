@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +43,10 @@ WRITE_TIMEOUT = 1.0
 #: Read size for backends without a usable ``in_waiting`` that return early anyway (pyftdi).
 GREEDY_READ = 4096
 
+#: What a failing port raises: pyserial's own errors, OS errors, and raw termios errors that
+#: pyserial lets through (tcflush/tcgetattr on a tty whose device has gone, or a non-tty path).
+PORT_ERRORS = (serial.SerialException, OSError, termios.error)
+
 _MISSING = {errno.ENOENT, errno.ENODEV, errno.ENXIO}
 _DENIED = {errno.EACCES, errno.EPERM}
 _BUSY = {errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK}
@@ -49,7 +54,9 @@ _BUSY = {errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK}
 
 def open_error_reason(error: BaseException) -> str:
     """Turn an open failure into the words an operator needs (no errno numbers)."""
-    code = getattr(error, "errno", None)
+    code = _errno_of(error)
+    if code == errno.ENOTTY:
+        return "not a serial port (no terminal behind this path)"
     if code in _MISSING:
         return "port does not exist"
     if code in _DENIED:
@@ -57,6 +64,18 @@ def open_error_reason(error: BaseException) -> str:
     if code in _BUSY or "exclusively lock" in str(error):
         return "port busy (used by another process)"
     return f"cannot open port: {error}"
+
+
+def _errno_of(error: BaseException | None) -> int | None:
+    """The errno behind an error, looking through pyserial's wrappers (which often drop it)."""
+    while error is not None:
+        code = getattr(error, "errno", None)
+        if code is None and isinstance(error, termios.error) and error.args:
+            code = error.args[0]
+        if isinstance(code, int):
+            return code
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def is_url(port: str) -> bool:
@@ -100,13 +119,13 @@ class SerialLink:
             port.exclusive = True
         try:
             port.open()
-        except (serial.SerialException, OSError) as e:
+        except PORT_ERRORS as e:
             raise DeviceError(f"{where}: {open_error_reason(e)}") from e
         link = cls(port, where)
         try:
             port.reset_input_buffer()  # what waited in the buffer would get a fresh timestamp
             link._tune_ftdi()
-        except (serial.SerialException, OSError) as e:
+        except PORT_ERRORS as e:
             link.close()
             raise DeviceError(f"{where}: port failed right after opening: {e}") from e
         return link
@@ -130,19 +149,19 @@ class SerialLink:
         try:
             size = GREEDY_READ if self._greedy else max(1, self.port.in_waiting)
             return self.port.read(size)
-        except (serial.SerialException, OSError) as e:
+        except PORT_ERRORS as e:
             raise DeviceError(f"{self.where}: port lost: {e}") from e
 
     def write(self, data: bytes) -> None:
         try:
             self.port.write(data)
-        except (serial.SerialException, OSError) as e:  # SerialTimeoutException included
+        except PORT_ERRORS as e:  # SerialTimeoutException included
             raise DeviceError(f"{self.where}: port lost: write failed: {e}") from e
 
     def discard_input(self) -> None:
         try:
             self.port.reset_input_buffer()
-        except (serial.SerialException, OSError) as e:
+        except PORT_ERRORS as e:
             raise DeviceError(f"{self.where}: port lost: {e}") from e
 
     def take_interrupt(self) -> bool:
@@ -164,7 +183,7 @@ class SerialLink:
                 if cancel is not None:
                     try:
                         cancel()
-                    except (serial.SerialException, OSError):
+                    except PORT_ERRORS:
                         pass
 
     def close(self) -> None:
