@@ -1,0 +1,33 @@
+"""Turn command-line options and the node configuration into a :class:`DiagContext`."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..server.config import ConfigError
+from ..server.node_config import DEFAULT_NODE_CONFIG_PATH, NodeConfig, load_node_config
+from .config import DeviceList, parse_devices, read_config_file
+from .context import DiagContext
+
+__all__ = ["build_context"]
+
+
+def build_context(args: argparse.Namespace) -> DiagContext:
+    """Options win over the node configuration, which wins over the defaults."""
+    ctx = DiagContext(listen=args.listen)
+    node_source = args.node_config or str(DEFAULT_NODE_CONFIG_PATH)
+    node_errors: list[str] = []
+    try:
+        node = load_node_config(args.node_config)
+    except ConfigError as e:
+        node, node_errors = NodeConfig(), e.errors
+    if args.config:
+        found = read_config_file(args.config)
+    elif node.devices:
+        found = parse_devices(list(node.devices), node_source)
+    else:
+        found = DeviceList(source=f"{node_source} (no devices listed)")
+    ctx.devices, ctx.config_source, ctx.config_errors = found.devices, found.source, node_errors + found.errors
+    ctx.port = args.port if args.port is not None else node.port
+    ctx.status_socket = args.status_socket or node.status_socket or ctx.status_socket
+    return ctx
