@@ -25,7 +25,7 @@ __all__ = ["HX85A", "read_labelled"]
 
 _LABEL = re.compile(r"[^A-Z]*([A-Z]+)")
 #: Leading letters of a label -> quantity name.
-_QUANTITIES = {"RH": "rh", "AT": "t", "DP": "dp", "PMB": "p", "P": "p"}
+_QUANTITIES = {"RH": "rh", "AT": "t", "DP": "dp", "PMB": "p"}
 
 
 def read_labelled(text: str) -> dict[str, float]:
