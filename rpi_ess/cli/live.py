@@ -199,27 +199,25 @@ class TelemetrySession:
 
     async def configure(self) -> None:
         """Send ``configure`` and wait for its response, keeping telemetry that comes first."""
+        try:
+            async with asyncio.timeout(self.response_timeout):
+                response = await self._send_configure()
+        except TimeoutError:
+            raise SessionError(
+                f"server {self.address} sent no configure response within {self.response_timeout:g} s"
+            ) from None
+        except SessionError as e:
+            raise SessionError(f"{e} (a server that already has a client closes new connections at once)") from e
+        self._check_response(response)
+
+    async def _send_configure(self) -> Mapping[str, Any]:
         command = {"command": "configure", "parameters": {"configuration": {"devices": self.devices}}}
         try:
             await self._client.write_json(command)
         except (OSError, EOFError) as e:
             raise SessionError(f"connection to {self.address} lost while sending configure: {_reason(e)}") from e
-        try:
-            async with asyncio.timeout(self.response_timeout):
-                response = await self._await_response()
-        except TimeoutError:
-            raise SessionError(
-                f"server {self.address} sent no configure response within {self.response_timeout:g} s"
-            ) from None
-        self._check_response(response)
-
-    async def _await_response(self) -> Mapping[str, Any]:
-        """Read until the response line; telemetry that comes first is kept for the iterator."""
         while True:
-            try:
-                line = await self._read_message(" while waiting for the configure response")
-            except SessionError as e:
-                raise SessionError(f"{e} (a server that already has a client closes new connections at once)") from e
+            line = await self._read_message(" while waiting for the configure response")
             if line is None:
                 continue
             raw, message = line
@@ -606,7 +604,7 @@ async def show_telemetry(
         await session.close()
     if error is None:
         return 0
-    Console(stderr=True).print(Text.assemble(("error: ", "bold red"), str(error)))
+    Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), str(error)))
     return 1
 
 
