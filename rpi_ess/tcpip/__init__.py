@@ -3,22 +3,10 @@
 Mirrors the API of Rubin's ``lsst-ts-tcpip`` (not on PyPI) and knows nothing about ESS.
 """
 
+from . import constants
 from .addresses import format_address
 from .client import DEFAULT_CONNECT_TIMEOUT, Client
-from .constants import (
-    DEFAULT_ENCODING,
-    DEFAULT_LOCALHOST,
-    DEFAULT_MAX_HEARTBEAT_INTERVAL,
-    DEFAULT_MAX_LINE_LENGTH,
-    DEFAULT_PORT,
-    DEFAULT_TERMINATOR,
-    HEARTBEAT,
-    HEARTBEAT_LINE,
-    HEARTBEAT_MONITOR_INTERVAL,
-    HEARTBEAT_SEND_INTERVAL,
-    LOCALHOST_IPV4,
-    LOCALHOST_IPV6,
-)
+from .constants import *  # noqa: F403  (every wire constant is public)
 from .jsonfmt import dumps_json, loads_json
 from .one_client_server import OneClientServer
 from .read_loop_server import OneClientReadLoopServer
@@ -29,18 +17,6 @@ from .tasks import cancel_tasks
 __all__ = [
     "CLOSE_TIMEOUT",
     "DEFAULT_CONNECT_TIMEOUT",
-    "DEFAULT_ENCODING",
-    "DEFAULT_LOCALHOST",
-    "DEFAULT_MAX_HEARTBEAT_INTERVAL",
-    "DEFAULT_MAX_LINE_LENGTH",
-    "DEFAULT_PORT",
-    "DEFAULT_TERMINATOR",
-    "HEARTBEAT",
-    "HEARTBEAT_LINE",
-    "HEARTBEAT_MONITOR_INTERVAL",
-    "HEARTBEAT_SEND_INTERVAL",
-    "LOCALHOST_IPV4",
-    "LOCALHOST_IPV6",
     "BaseClientOrServer",
     "Client",
     "ConnectCallback",
@@ -54,3 +30,4 @@ __all__ = [
     "loads_json",
     "set_socket_options",
 ]
+__all__ += constants.__all__

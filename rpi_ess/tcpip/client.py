@@ -52,14 +52,7 @@ class Client(BaseClientOrServer):
     ) -> None:
         if heartbeat_interval <= 0:
             raise ValueError(f"heartbeat_interval={heartbeat_interval} must be positive")
-        super().__init__(
-            log=log,
-            connect_callback=connect_callback,
-            name=name,
-            encoding=encoding,
-            terminator=terminator,
-            max_line_length=max_line_length,
-        )
+        super().__init__(log, connect_callback, name, encoding, terminator, max_line_length)
         self.host = host
         self.port = port
         self.send_heartbeats = send_heartbeats

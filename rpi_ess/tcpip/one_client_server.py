@@ -43,14 +43,7 @@ class OneClientServer(BaseClientOrServer):
         ssl: ssl_module.SSLContext | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            log=log,
-            connect_callback=connect_callback,
-            name=name,
-            encoding=encoding,
-            terminator=terminator,
-            max_line_length=max_line_length,
-        )
+        super().__init__(log, connect_callback, name, encoding, terminator, max_line_length)
         self.host = host
         self.port = port
         self.family = family

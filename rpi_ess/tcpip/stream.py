@@ -67,7 +67,6 @@ class BaseClientOrServer:
 
     def __init__(
         self,
-        *,
         log: logging.Logger | None = None,
         connect_callback: ConnectCallback | None = None,
         name: str = "",

@@ -17,6 +17,7 @@ from rpi_ess.tcpip import (
     LineTooLongError,
     OneClientReadLoopServer,
     OneClientServer,
+    close_writer,
 )
 
 #: Generous limit for any single wait; the happy path takes milliseconds.
@@ -111,41 +112,41 @@ def host(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-async def _close_all(objects: list[Any]) -> None:
+@pytest.fixture
+async def started() -> AsyncIterator[Callable[[Any], Awaitable[Any]]]:
+    """``await started(obj)``: wait for a server's or client's ``start_task``; closed at teardown."""
+    objects: list[Any] = []
+
+    async def start(obj: Any) -> Any:
+        objects.append(obj)
+        await asyncio.wait_for(obj.start_task, WAIT)
+        return obj
+
+    yield start
     for obj in reversed(objects):
         await obj.close()
 
 
 @pytest.fixture
-async def make_server() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+def make_server(started) -> Callable[..., Awaitable[Any]]:
     """``await make_server(host=..., cls=EchoServer, **kwargs)``: a started server on a free port."""
-    servers: list[Any] = []
 
-    async def make(host: str | None = LOCALHOST_IPV4, cls: type[OneClientServer] = EchoServer, **kwargs: Any) -> Any:
+    def make(host: str | None = LOCALHOST_IPV4, cls: type[OneClientServer] = EchoServer, **kwargs: Any) -> Any:
         if issubclass(cls, OneClientReadLoopServer):
             kwargs.setdefault("max_heartbeat_interval", None)  # heartbeat tests switch it on
-        server = cls(host=host, port=0, name="test", **kwargs)
-        servers.append(server)
-        await asyncio.wait_for(server.start_task, WAIT)
-        return server
+        return started(cls(host=host, port=0, name="test", **kwargs))
 
-    yield make
-    await _close_all(servers)
+    return make
 
 
 @pytest.fixture
-async def make_client() -> AsyncIterator[Callable[..., Awaitable[Client]]]:
+def make_client(started) -> Callable[..., Awaitable[Client]]:
     """``await make_client(server, **kwargs)``: a ``Client`` connected to ``server``."""
-    clients: list[Client] = []
 
-    async def make(server: OneClientServer, host: str | None = None, **kwargs: Any) -> Client:
-        client = Client(host or server.host or LOCALHOST_IPV4, server.port, name="test", **kwargs)
-        clients.append(client)
-        await asyncio.wait_for(client.start_task, WAIT)
-        return client
+    def make(server: OneClientServer, host: str | None = None, **kwargs: Any) -> Awaitable[Client]:
+        return started(Client(host or server.host or LOCALHOST_IPV4, server.port, name="test", **kwargs))
 
-    yield make
-    await _close_all(clients)
+    return make
 
 
 @pytest.fixture
@@ -160,11 +161,7 @@ async def open_raw() -> AsyncIterator[Callable[..., Awaitable[tuple[asyncio.Stre
 
     yield connect
     for writer in writers:
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except OSError:
-            pass
+        await close_writer(writer)
 
 
 async def read_to_eof(reader: asyncio.StreamReader) -> bytes:
