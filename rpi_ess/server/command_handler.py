@@ -48,6 +48,7 @@ class CommandHandler:
             "status": self.status,
         }
         self._relays: dict[int, Any] = {}
+        self._stop_task: asyncio.Future[None] | None = None
 
     @property
     def started(self) -> bool:
@@ -56,6 +57,8 @@ class CommandHandler:
     # --- commands --------------------------------------------------------------------------
 
     async def configure(self, configuration: Any) -> dict[str, Any]:
+        if self._stop_task is not None and not self._stop_task.done():
+            await asyncio.shield(self._stop_task)  # the previous client's devices are still closing
         if self.started:
             return {"response": int(ResponseCode.ALREADY_STARTED)}
         try:
@@ -181,8 +184,23 @@ class CommandHandler:
         await asyncio.gather(*(loop.run_in_executor(None, r.stop) for r in reversed(runners)))
 
     async def stop_devices(self) -> None:
-        """Stop telemetry and close every device (part of closing the client)."""
-        runners, self.runners = self.runners, []
-        if runners:
-            await self._stop_runners(runners)
-            self.log.info("Stopped %d device(s)", len(runners))
+        """Stop telemetry and close every device (part of closing the client).
+
+        Concurrent callers (read loop at EOF, server shutdown) share one stop, and cancelling
+        a caller does not abandon reader threads half-way.
+        """
+        task = self.begin_stop()
+        if task is not None:
+            await asyncio.shield(task)
+
+    def begin_stop(self) -> asyncio.Future[None] | None:
+        """Start stopping the devices (if running) without waiting; returns the stop in progress."""
+        if (self._stop_task is None or self._stop_task.done()) and self.runners:
+            self._stop_task = asyncio.ensure_future(self._stop_all())
+        return self._stop_task if self._stop_task is not None and not self._stop_task.done() else None
+
+    async def _stop_all(self) -> None:
+        runners = self.runners
+        await self._stop_runners(runners)
+        self.runners = []
+        self.log.info("Stopped %d device(s)", len(runners))

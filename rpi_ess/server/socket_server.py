@@ -130,11 +130,16 @@ class SocketServer(OneClientReadLoopServer):
             await self._reply(response)
 
     async def close_client(self, **kwargs: Any) -> None:
-        """Stop telemetry and close the devices, then close the socket (PROTOCOL 1.5)."""
-        await self.command_handler.stop_devices()
+        """Stop telemetry, close the socket, and finish closing the devices (PROTOCOL 1.5).
+
+        The socket is closed while the devices are still stopping, so a reconnecting CSC is
+        accepted at once (its ``configure`` waits for the old devices to be closed).
+        """
         self.telemetry.clear()
         self._client_since = None
+        self.command_handler.begin_stop()
         await super().close_client(**kwargs)
+        await self.command_handler.stop_devices()
 
     async def close(self) -> None:
         if self._status_server is not None:

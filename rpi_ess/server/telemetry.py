@@ -95,7 +95,10 @@ class TelemetryQueue:
         """Schedule a flush on the event loop; cheap and safe from any thread."""
         if not self._wake_pending:
             self._wake_pending = True
-            self._loop.call_soon_threadsafe(self._flush)
+            try:
+                self._loop.call_soon_threadsafe(self._flush)
+            except RuntimeError:  # event loop already closed: the server is gone
+                return
 
     def _flush(self) -> None:
         self._wake_pending = False
