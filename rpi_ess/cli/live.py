@@ -32,6 +32,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..server.response import ResponseCode
+from ..tcpip import Client
 
 __all__ = [
     "Interrupted",
@@ -178,8 +179,6 @@ class TelemetrySession:
         await self.configure()
 
     async def connect(self) -> None:
-        from ..tcpip import Client
-
         self._client = Client(
             self.host,
             self.port,
@@ -228,16 +227,12 @@ class TelemetrySession:
                 self._pending.append(telemetry)
 
     def _check_response(self, message: Mapping[str, Any]) -> None:
-        code = message["response"]
-        if code == ResponseCode.OK:
+        problem = _describe_code(message["response"])
+        if problem is None:
             log.info("configured %d devices on %s", len(self.devices), self.address)
             return
-        try:
-            label = f"{code} ({ResponseCode(code).name})"
-        except ValueError:
-            label = repr(code)
         detail = message.get("message") or "no explanation given"
-        raise SessionError(f"server {self.address} refused the configuration: response {label}: {detail}")
+        raise SessionError(f"server {self.address} refused the configuration: response {problem}: {detail}")
 
     def _telemetry(self, raw: str, message: Mapping[str, Any]) -> Telemetry | None:
         if "telemetry" not in message:
@@ -330,9 +325,34 @@ class DeviceStats:
             return 0.0
         return len(self.arrivals) / max(1.0, min(window, now - self.first_seen))
 
+    def record(self, telemetry: Telemetry, now: float) -> None:
+        self.lines += 1
+        self.values = telemetry.values
+        self.timestamp = telemetry.timestamp
+        self.last_seen = now
+        if self.first_seen is None:
+            self.first_seen = now
+        self.arrivals.append(now)
+        self._forget(now, RATE_WINDOW)
+        error = telemetry.problem or _describe_code(telemetry.response_code)
+        if error is not None:
+            self.errors += 1
+            self.last_error = error
+            self.last_error_at = now
+
     def _forget(self, now: float, window: float) -> None:
         while self.arrivals and self.arrivals[0] <= now - window:
             self.arrivals.popleft()
+
+
+def _describe_code(code: int) -> str | None:
+    """None for OK; otherwise the code with its name where it has one."""
+    if code == ResponseCode.OK:
+        return None
+    try:
+        return f"code {code} ({ResponseCode(code).name})"
+    except (TypeError, ValueError):
+        return f"code {code!r}"
 
 
 class TelemetryStats:
@@ -352,29 +372,8 @@ class TelemetryStats:
         if stats is None:
             log.warning("telemetry from unconfigured device %r", telemetry.name)
             stats = self.devices[telemetry.name] = DeviceStats(telemetry.name, "?")
-        stats.lines += 1
-        stats.values = telemetry.values
-        stats.timestamp = telemetry.timestamp
-        stats.last_seen = now
-        if stats.first_seen is None:
-            stats.first_seen = now
-        stats.arrivals.append(now)
-        stats._forget(now, RATE_WINDOW)
-        error = telemetry.problem or self._describe_code(telemetry.response_code)
-        if error is not None:
-            stats.errors += 1
-            stats.last_error = error
-            stats.last_error_at = now
+        stats.record(telemetry, now)
         return stats
-
-    @staticmethod
-    def _describe_code(code: int) -> str | None:
-        if code == ResponseCode.OK:
-            return None
-        try:
-            return f"code {code} ({ResponseCode(code).name})"
-        except ValueError:
-            return f"code {code}"
 
     @property
     def total_lines(self) -> int:
@@ -637,7 +636,7 @@ async def _watch(
     tasks = {asyncio.create_task(consume()), asyncio.create_task(stop.wait())}
     if live is not None:
         tasks.add(asyncio.create_task(refresh()))
-    with live if live is not None else contextlib.nullcontext():
+    with contextlib.nullcontext() if live is None else live:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -86,7 +86,7 @@ async def test_refused_configuration_shows_code_and_server_message(
     bad = [*DEVICES[:1], {**DEVICES[1], "sensor_type": "Barometer"}]
     assert await run_client(server, devices_file(tmp_path, bad), "--duration", "3") == 1
     err = capsys.readouterr().err
-    assert f"server 127.0.0.1:{server.port} refused the configuration: response 4 (INVALID_CONFIGURATION)" in err
+    assert f"server 127.0.0.1:{server.port} refused the configuration: response code 4 (INVALID_CONFIGURATION)" in err
     assert "Barometer" in err
 
 

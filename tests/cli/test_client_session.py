@@ -99,12 +99,12 @@ async def test_refused_configuration_names_code_and_message(session_factory) -> 
             await asyncio.wait_for(session_factory(server.port).start(), WAIT)
     message = str(info.value)
     assert f"127.0.0.1:{server.port} refused the configuration" in message
-    assert "response 4 (INVALID_CONFIGURATION): devices[0]: channels must be an integer" in message
+    assert "response code 4 (INVALID_CONFIGURATION): devices[0]: channels must be an integer" in message
 
 
 async def test_refusal_without_message_and_unknown_code(session_factory) -> None:
     async with ScriptedServer(b'{"response": 99}\r\n') as server:
-        with pytest.raises(SessionError, match="response 99: no explanation given"):
+        with pytest.raises(SessionError, match="response code 99: no explanation given"):
             await asyncio.wait_for(session_factory(server.port).start(), WAIT)
 
 

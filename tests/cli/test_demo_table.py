@@ -179,6 +179,14 @@ def test_rate_just_after_the_first_lines_is_not_diluted_by_the_window() -> None:
     assert stats.devices["TempDome"].rate(clock.now) == pytest.approx(10.0)
 
 
+def test_a_first_line_does_not_read_as_a_burst() -> None:
+    clock = FakeClock()
+    stats = TelemetryStats(DEVICES, clock=clock)
+    stats.add(line("TempDome", "[1.0, 2.0, 3.0, 4.0]"))
+    clock.now += 0.01
+    assert stats.devices["TempDome"].rate(clock.now) == 1.0
+
+
 def test_table_shows_every_device_with_values_errors_and_waiting_rows() -> None:
     clock = FakeClock()
     stats = TelemetryStats(DEVICES, clock=clock)
