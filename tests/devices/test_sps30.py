@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import struct
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
+import serial
 
 from rpi_ess.devices.base import DeviceError, Record
 from rpi_ess.devices.interfaces.serial import SerialDevice
@@ -147,3 +149,36 @@ def test_unplugged_sensor_is_a_lost_port(sps30: Sps30Emulator, device: SerialDev
     sps30.instrument.unplug()
     with pytest.raises(DeviceError, match="port lost"):
         read_records(device, 1)
+
+
+#: PROTOCOL 4.9's read reply from a real sensor; the emulator's default measurement.
+MEASURED_FRAME = (
+    "7e 00 03 00 28 3f 3a 86 54 40 b8 4a 0a 41 1d 3d 52 41 3e 91 a3 00 00 00 00 3e 7a e8 00 40 a1 ba dc"
+    " 40 c0 18 1e 40 c4 ba ea 3f d0 a3 d7 17 7e"
+)
+START_REQUEST, STOP_REQUEST, READ_REQUEST = "7E 00 00 02 01 03 F9 7E", "7E 00 01 00 FE 7E", "7E 00 03 00 FC 7E"
+
+
+@pytest.mark.parametrize(
+    ("requests", "replies"),
+    [
+        ([STOP_REQUEST], ["7E 00 01 43 00 BB 7E"]),  # stop while idle: refused
+        ([START_REQUEST, START_REQUEST], ["7E 00 00 00 00 FF 7E", "7E 00 00 43 00 BC 7E"]),  # ok, then refused
+        ([START_REQUEST, READ_REQUEST], ["7E 00 00 00 00 FF 7E", MEASURED_FRAME]),
+        ([START_REQUEST, STOP_REQUEST], ["7E 00 00 00 00 FF 7E", "7E 00 01 00 00 FE 7E"]),
+        ([READ_REQUEST], ["7E 00 03 43 00 B9 7E"]),  # read while idle: refused
+        (["7E 00 42 00 BD 7E"], ["7E 00 42 02 00 BB 7E"]),  # unknown command
+        (["7E 00 03 00 00 7E", STOP_REQUEST], ["7E 00 01 43 00 BB 7E"]),  # bad checksum: ignored
+    ],
+)
+def test_emulator_speaks_the_protocol_bytes(sps30: Sps30Emulator, requests: list[str], replies: list[str]) -> None:
+    """The emulator against PROTOCOL 4.9's exact bytes, through a plain pyserial port."""
+    expected = b"".join(bytes.fromhex(reply) for reply in replies)
+    with serial.Serial(sps30.port, 115200, timeout=0.3) as port:
+        port.write(b"".join(bytes.fromhex(request) for request in requests))
+        received = b""
+        deadline = time.monotonic() + 10.0
+        while len(received) < len(expected) and time.monotonic() < deadline:
+            received += port.read(len(expected) - len(received))
+        received += port.read(1)  # nothing more may follow
+    assert received == expected

@@ -1,0 +1,138 @@
+"""FTDI USB-serial adapters named by their USB serial number (``ftdi_id``, PROTOCOL 5.3).
+
+The CSC configuration names an adapter, not a port, and ``/dev/ttyUSBn`` numbers change
+with plug order. The adapter is found first where the kernel's ftdi_sio driver exposes it
+(``/dev/serial/by-id/usb-FTDI_<product>_<serial>-if00-port0``, or an rpi-ess udev name under
+``/dev/ess``), and otherwise in user space through pyftdi (``ftdi://::<serial>/1``) when the
+kernel driver is not bound. Either way the port is then read exactly like a serial port.
+The reference decoded everything as ASCII and hung ``configure`` on a missing adapter; here
+bytes go to the sensor's framer and a missing adapter is a clear error that lists the
+adapters that *are* plugged in, which is usually the typo.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ...tai import tai_time
+from ..base import DeviceError
+from .serial import SerialDevice
+
+if TYPE_CHECKING:
+    from ...sensors.base import Sensor
+    from ...server.config import DeviceConfig
+
+__all__ = ["FtdiDevice", "pyftdi_serials", "serial_from_by_id"]
+
+log = logging.getLogger(__name__)
+
+BY_ID_ROOT = Path("/dev/serial/by-id")
+ESS_ROOT = Path("/dev/ess")
+_BY_ID_NAME = re.compile(r"^usb-(?P<model>.*)_(?P<serial>[^_]+)-if(?P<interface>\d+)(?:-port\d+)?$")
+_TOKEN_SPLIT = re.compile(r"[-_.]")
+
+
+def serial_from_by_id(name: str) -> str | None:
+    """The USB serial number in a udev by-id name (``usb-FTDI_FT232R_USB_UART_A10K1XYZ-if00-port0``)."""
+    match = _BY_ID_NAME.match(name)
+    return match.group("serial") if match else None
+
+
+def pyftdi_serials() -> list[str] | None:
+    """Serial numbers of the FTDI chips libusb can see; None if pyftdi/libusb is unavailable."""
+    try:
+        from pyftdi.ftdi import Ftdi
+        from pyftdi.usbtools import UsbTools
+    except ImportError:
+        return None
+    try:
+        UsbTools.flush_cache()  # otherwise pyftdi answers from its first enumeration forever
+        return sorted({descriptor.sn for descriptor, _ in Ftdi.list_devices() if descriptor.sn})
+    except Exception as e:  # no libusb backend, no USB permission, device vanished mid-scan
+        log.debug("pyftdi cannot list USB devices: %s", e)
+        return None
+
+
+class FtdiDevice(SerialDevice):
+    """``device_type: FTDI``: the adapter with USB serial number ``ftdi_id``."""
+
+    kind = "FTDI"
+    #: Seconds a pyftdi USB listing is reused by :meth:`present` (the runner polls it often).
+    usb_listing_ttl = 1.0
+
+    def __init__(
+        self,
+        config: DeviceConfig,
+        sensor: Sensor,
+        clock: Callable[[], float] = tai_time,
+        *,
+        by_id_root: str | os.PathLike[str] = BY_ID_ROOT,
+        ess_root: str | os.PathLike[str] = ESS_ROOT,
+    ) -> None:
+        super().__init__(config, sensor, clock)
+        self.by_id_root = Path(by_id_root)
+        self.ess_root = Path(ess_root)
+        self.resolved: str | None = None
+        self._usb_listing: tuple[float, list[str] | None] = (float("-inf"), None)
+
+    @property
+    def describe(self) -> str:
+        where = f" ({self.resolved})" if self.resolved else ""
+        return f"{self.kind} {self.config.ftdi_id}{where}"
+
+    def find_tty(self) -> str | None:
+        """The kernel tty of this adapter (by-id link first, then an /dev/ess name), if visible."""
+        serial = self.config.ftdi_id
+        by_id = [p for p in _entries(self.by_id_root) if serial_from_by_id(p.name) == serial]
+        ess = [p for p in _entries(self.ess_root) if p.name == serial or serial in _TOKEN_SPLIT.split(p.name)]
+        for path in by_id + ess:  # sorted: interface 00 of a multi-port chip comes first
+            if os.path.exists(path):  # a dangling link is a device that just went away
+                return str(path)
+        return None
+
+    def port_url(self) -> str:
+        serial = self.config.ftdi_id
+        if not serial:
+            raise DeviceError(f"{self.where}: no ftdi_id configured")
+        self.resolved = None
+        tty = self.find_tty()
+        if tty is not None:
+            self.resolved = tty
+            return tty
+        usb = pyftdi_serials()
+        self._usb_listing = (time.monotonic(), usb)
+        if usb is not None and serial in usb:
+            self.resolved = f"ftdi://::{serial}/1"  # not bound to ftdi_sio: drive it from user space
+            return self.resolved
+        raise DeviceError(f"{self.where}: adapter not found; {self._present_adapters(usb)}")
+
+    def _present_adapters(self, usb: list[str] | None) -> str:
+        tty_serials = sorted({s for p in _entries(self.by_id_root) if (s := serial_from_by_id(p.name))})
+        seen = [f"{s} (kernel tty)" for s in tty_serials]
+        seen += [f"{s} (USB, no kernel driver)" for s in usb or () if s not in tty_serials]
+        if not seen:
+            note = "" if usb is not None else " (pyftdi/libusb unavailable, so only kernel ttys were checked)"
+            return f"no USB serial adapters present{note}"
+        return "adapters present: " + ", ".join(seen)
+
+    def present(self) -> bool:
+        if self.find_tty() is not None:
+            return True
+        listed_at, usb = self._usb_listing
+        if time.monotonic() - listed_at >= self.usb_listing_ttl:
+            usb = pyftdi_serials()
+            self._usb_listing = (time.monotonic(), usb)
+        return usb is not None and self.config.ftdi_id in usb
+
+
+def _entries(root: Path) -> list[Path]:
+    try:
+        return sorted(root.iterdir())
+    except OSError:  # no such directory: no adapter of that kind plugged in
+        return []
