@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
 from rich.logging import RichHandler
 from rich.table import Table
@@ -487,26 +487,48 @@ def format_age(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
 
 
-class TelemetryTable:
-    """Renders :class:`TelemetryStats` as a rich table: one row per device."""
+#: (header, rich column options, also shown on a narrow terminal)
+_COLUMNS: tuple[tuple[str, dict[str, Any], bool], ...] = (
+    ("Device", {"no_wrap": True, "style": "bold"}, True),
+    ("Sensor", {"no_wrap": True}, False),
+    ("Latest values", {"min_width": 16}, True),
+    ("Rate/s", {"justify": "right", "no_wrap": True}, True),
+    ("Age", {"justify": "right", "no_wrap": True}, True),
+    ("Lines", {"justify": "right", "no_wrap": True}, True),
+    ("Errors", {"justify": "right", "no_wrap": True}, True),
+    ("Last error", {}, False),
+)
+#: Terminals narrower than this get the columns marked for narrow terminals only.
+WIDE_TABLE = 150
 
-    def __init__(self, stats: TelemetryStats, title: str = "rpi-ess telemetry") -> None:
+
+class TelemetryTable:
+    """Renders :class:`TelemetryStats` as a rich table, one row per device, fitted to the width.
+
+    As a rich renderable it is rebuilt from the current stats each time it is drawn.
+    """
+
+    def __init__(
+        self, stats: TelemetryStats, title: str = "rpi-ess telemetry", bad_lines: Callable[[], int] = lambda: 0
+    ) -> None:
         self.stats = stats
         self.title = title
+        self.bad_lines = bad_lines
 
-    def render(self, bad_lines: int = 0) -> Table:
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.render(options.max_width)
+
+    def render(self, width: int | None = None) -> Table:
+        wide = width is None or width >= WIDE_TABLE
+        shown = [index for index, (_, _, narrow) in enumerate(_COLUMNS) if wide or narrow]
+        table = Table(title=self.title, caption=self.stats.summary(self.bad_lines()), caption_justify="left")
+        for index in shown:
+            header, options, _ = _COLUMNS[index]
+            table.add_column(header, **options)
         now = self.stats.clock()
-        table = Table(title=self.title, caption=self.stats.summary(bad_lines), caption_justify="left")
-        table.add_column("Device", no_wrap=True, style="bold")
-        table.add_column("Sensor", no_wrap=True)
-        table.add_column("Latest values")
-        table.add_column("Lines/s", justify="right", no_wrap=True)
-        table.add_column("Age", justify="right", no_wrap=True)
-        table.add_column("Lines", justify="right", no_wrap=True)
-        table.add_column("Errors", justify="right", no_wrap=True)
-        table.add_column("Last error")
         for device in self.stats.devices.values():
-            table.add_row(*self._row(device, now))
+            cells = self._row(device, now)
+            table.add_row(*(cells[index] for index in shown))
         return table
 
     @staticmethod
@@ -590,7 +612,7 @@ async def show_telemetry(
     """
     session = TelemetrySession(host, port, devices, connect_timeout=connect_timeout, rate_limit=rate_limit)
     stats = TelemetryStats(devices)
-    table = TelemetryTable(stats, title=f"rpi-ess telemetry from {session.address}")
+    table = TelemetryTable(stats, f"rpi-ess telemetry from {session.address}", lambda: session.bad_lines)
     try:
         try:
             await until_stopped(stop, session.start())
@@ -615,7 +637,7 @@ async def _watch(
     loop = asyncio.get_running_loop()
     timer = loop.call_later(options.duration, stop.set) if options.duration else None
     console = _table_console(stderr=options.json_lines)
-    live = None if options.json_lines or not console.is_terminal else Live(console=console, auto_refresh=False)
+    live = None if options.json_lines or not console.is_terminal else Live(table, console=console, auto_refresh=False)
 
     async def consume() -> None:
         async for telemetry in session:
@@ -630,7 +652,7 @@ async def _watch(
 
     async def refresh() -> None:
         while True:
-            live.update(table.render(session.bad_lines), refresh=True)
+            live.refresh()
             await asyncio.sleep(REFRESH_INTERVAL)
 
     tasks = {asyncio.create_task(consume()), asyncio.create_task(stop.wait())}
@@ -646,9 +668,9 @@ async def _watch(
                 task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
         if live is not None:
-            live.update(table.render(session.bad_lines), refresh=True)
+            live.refresh()
     if live is None:
-        console.print(table.render(session.bad_lines))
+        console.print(table)
     error = next((result for result in results if isinstance(result, SessionError)), None)
     unexpected = next((r for r in results if isinstance(r, Exception) and not isinstance(r, SessionError)), None)
     if unexpected is not None:

@@ -44,9 +44,9 @@ def line(name: str, values: str, code: int = 0, timestamp: float = 1795534583.89
     return parse_telemetry(json.loads(raw), raw)
 
 
-def render(table: TelemetryTable) -> str:
-    console = Console(file=io.StringIO(), width=250, color_system=None)
-    console.print(table.render())
+def render(table: TelemetryTable, width: int = 250) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(table)
     return console.file.getvalue()
 
 
@@ -201,6 +201,21 @@ def test_table_shows_every_device_with_values_errors_and_waiting_rows() -> None:
     assert "waiting…" in rows["CloudSensor"]
     assert "2 telemetry lines from 2 of 3 devices" in text
     assert "1 error lines" in text
+
+
+def test_a_narrow_terminal_keeps_the_values_and_drops_secondary_columns() -> None:
+    stats = TelemetryStats(DEVICES, clock=FakeClock())
+    stats.add(line("HumidityMirror", "[38.86, 24.32, 9.57]"))
+    text = render(TelemetryTable(stats), width=80)
+    assert max(len(row) for row in text.splitlines()) <= 80
+    header = next(row for row in text.splitlines() if "Device" in row)
+    assert "Sensor" not in header and "Last error" not in header
+    assert "RH 38.9 %" in text
+
+
+def test_summary_counts_unreadable_lines_from_the_session() -> None:
+    stats = TelemetryStats(DEVICES, clock=FakeClock())
+    assert "4 unreadable lines" in render(TelemetryTable(stats, bad_lines=lambda: 4))
 
 
 def test_summary_mentions_unreadable_lines() -> None:
