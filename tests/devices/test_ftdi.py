@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import serial
 import usb.backend
 import usb.core
 from pyftdi.usbtools import UsbTools
@@ -25,6 +26,7 @@ from pyftdi.usbtools import UsbTools
 from rpi_ess.devices import create_device
 from rpi_ess.devices.base import DeviceError, Record
 from rpi_ess.devices.interfaces.ftdi import FtdiDevice, serial_from_by_id
+from rpi_ess.devices.interfaces.serial import open_error_reason
 from rpi_ess.sensors import create_sensor
 from rpi_ess.server.config import DeviceConfig
 from rpi_ess.simulation.pty import PtyInstrument
@@ -53,6 +55,7 @@ class Ft232r:
         self.strings = {1: "FTDI", 2: "FT232R USB UART", 3: serial}
         self.address = address
         self.plugged = True
+        self.denied = False  # USB permission refused (the node's group/mode)
         self.rx = bytearray()  # sent by the instrument, waiting for the host
         self.tx = bytearray()  # written by the host
         self.latency_ms = 16
@@ -136,6 +139,8 @@ class EmulatedUsbBus(usb.backend.IBackend):
                            wMaxPacketSize=Ft232r.PACKET, bInterval=0, bRefresh=0, bSynchAddress=0)
 
     def open_device(self, dev: Ft232r) -> Ft232r:
+        if dev.denied:
+            raise usb.core.USBError("Access denied (insufficient permissions)", errno=13)
         return self._check(dev)
 
     def close_device(self, dev_handle: Ft232r) -> None:
@@ -304,8 +309,29 @@ def test_nothing_plugged(make_ftdi: Callable[..., FtdiDevice]) -> None:
 def test_without_libusb_only_ttys_are_checked(make_ftdi: Callable[..., FtdiDevice],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(UsbTools, "BACKENDS", ())  # pyftdi: "No backend available"
-    with pytest.raises(DeviceError, match=r"pyftdi/libusb unavailable, so only kernel ttys were checked"):
+    with pytest.raises(DeviceError, match=r"no USB serial adapters present \(only kernel ttys were checked: "
+                                          r"cannot list USB devices: No backend available\)$"):
         make_ftdi().open()
+
+
+def test_usb_permission_problem_is_named(usb_bus: EmulatedUsbBus, make_ftdi: Callable[..., FtdiDevice]) -> None:
+    usb_bus.plug(SERIAL).denied = True  # no udev rule grants the service user this USB device
+    device = make_ftdi()
+    assert device.present() is False
+    with pytest.raises(DeviceError, match=r"cannot list USB devices: .*permission issue"):
+        device.open()
+
+
+def test_usb_open_permission_reason() -> None:
+    """pyftdi wraps libusb's EACCES in a SerialException without errno; the cause is found."""
+    try:
+        try:
+            raise usb.core.USBError("Access denied (insufficient permissions)", errno=13)
+        except usb.core.USBError as e:
+            raise serial.SerialException(f"Unable to open USB port ftdi://::{SERIAL}/1: {e}") from e
+    except serial.SerialException as e:
+        assert open_error_reason(e, usb=True).startswith("permission denied on the USB device")
+        assert open_error_reason(e) == "permission denied (is the service user in group dialout?)"
 
 
 def test_no_ftdi_id(make_ftdi: Callable[..., FtdiDevice]) -> None:
@@ -360,6 +386,22 @@ def test_user_space_unplug(usb_bus: EmulatedUsbBus, make_ftdi: Callable[..., Ftd
     assert device.present() is False
     chip.plugged = True
     assert device.present() is True
+
+
+def test_udev_name_of_a_user_space_adapter(usb_bus: EmulatedUsbBus, roots: tuple[Path, Path], tmp_path: Path,
+                                           make_ftdi: Callable[..., FtdiDevice]) -> None:
+    """`rpi-ess udev-rule` names a driverless adapter's USB node /dev/ess/usb-<serial>: not a tty."""
+    usb_bus.plug(SERIAL)
+    node = tmp_path / "bus" / "usb" / "001" / "002"
+    node.parent.mkdir(parents=True)
+    node.touch()
+    roots[1].mkdir()
+    (roots[1] / f"usb-{SERIAL}").symlink_to(node)
+    device = make_ftdi()
+    device.usb_nodes = tmp_path / "bus" / "usb"
+    assert device.find_tty() is None
+    device.open()
+    assert device.resolved == f"ftdi://::{SERIAL}/1"
 
 
 def test_hx85_bytes_over_user_space(usb_bus: EmulatedUsbBus, make_ftdi: Callable[..., FtdiDevice],

@@ -17,6 +17,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from ...sensors.base import Sensor
     from ...server.config import DeviceConfig
 
-__all__ = ["FtdiDevice", "pyftdi_serials", "serial_from_by_id"]
+__all__ = ["FtdiDevice", "UsbListing", "list_usb_adapters", "serial_from_by_id"]
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +45,26 @@ def serial_from_by_id(name: str) -> str | None:
     return match.group("serial") if match else None
 
 
-def pyftdi_serials() -> list[str] | None:
-    """Serial numbers of the FTDI chips libusb can see; None if pyftdi/libusb is unavailable."""
+@dataclass(frozen=True)
+class UsbListing:
+    """Serial numbers of the FTDI chips libusb can see, or why it could not look."""
+
+    serials: tuple[str, ...] = ()
+    problem: str | None = None  # no pyftdi, no libusb, no permission on the USB devices
+
+
+def list_usb_adapters() -> UsbListing:
     try:
         from pyftdi.ftdi import Ftdi
         from pyftdi.usbtools import UsbTools
     except ImportError:
-        return None
+        return UsbListing(problem="pyftdi is not installed")
     try:
         UsbTools.flush_cache()  # otherwise pyftdi answers from its first enumeration forever
-        return sorted({descriptor.sn for descriptor, _ in Ftdi.list_devices() if descriptor.sn})
+        return UsbListing(tuple(sorted({descriptor.sn for descriptor, _ in Ftdi.list_devices() if descriptor.sn})))
     except Exception as e:  # no libusb backend, no USB permission, device vanished mid-scan
         log.debug("pyftdi cannot list USB devices: %s", e)
-        return None
+        return UsbListing(problem=str(e) or type(e).__name__)
 
 
 class FtdiDevice(SerialDevice):
@@ -65,6 +73,8 @@ class FtdiDevice(SerialDevice):
     kind = "FTDI"
     #: Seconds a pyftdi USB listing is reused by :meth:`present` (the runner polls it often).
     usb_listing_ttl = 1.0
+    #: Where USB device nodes live (udev links for user-space adapters point here).
+    usb_nodes = Path("/dev/bus/usb")
 
     def __init__(
         self,
@@ -79,7 +89,7 @@ class FtdiDevice(SerialDevice):
         self.by_id_root = Path(by_id_root)
         self.ess_root = Path(ess_root)
         self.resolved: str | None = None
-        self._usb_listing: tuple[float, list[str] | None] = (float("-inf"), None)
+        self._usb_listing: tuple[float, UsbListing] = (float("-inf"), UsbListing())
 
     @property
     def describe(self) -> str:
@@ -92,7 +102,9 @@ class FtdiDevice(SerialDevice):
         by_id = [p for p in _entries(self.by_id_root) if serial_from_by_id(p.name) == serial]
         ess = [p for p in _entries(self.ess_root) if p.name == serial or serial in _TOKEN_SPLIT.split(p.name)]
         for path in by_id + ess:  # sorted: interface 00 of a multi-port chip comes first
-            if os.path.exists(path):  # a dangling link is a device that just went away
+            # A dangling link is a device that just went away; a link to a USB device node is
+            # the udev name of an adapter without a kernel tty, which only pyftdi can drive.
+            if os.path.exists(path) and not Path(os.path.realpath(path)).is_relative_to(self.usb_nodes):
                 return str(path)
         return None
 
@@ -105,30 +117,30 @@ class FtdiDevice(SerialDevice):
         if tty is not None:
             self.resolved = tty
             return tty
-        usb = pyftdi_serials()
+        usb = list_usb_adapters()
         self._usb_listing = (time.monotonic(), usb)
-        if usb is not None and serial in usb:
+        if serial in usb.serials:
             self.resolved = f"ftdi://::{serial}/1"  # not bound to ftdi_sio: drive it from user space
             return self.resolved
         raise DeviceError(f"{self.where}: adapter not found; {self._present_adapters(usb)}")
 
-    def _present_adapters(self, usb: list[str] | None) -> str:
+    def _present_adapters(self, usb: UsbListing) -> str:
         tty_serials = sorted({s for p in _entries(self.by_id_root) if (s := serial_from_by_id(p.name))})
         seen = [f"{s} (kernel tty)" for s in tty_serials]
-        seen += [f"{s} (USB, no kernel driver)" for s in usb or () if s not in tty_serials]
-        if not seen:
-            note = "" if usb is not None else " (pyftdi/libusb unavailable, so only kernel ttys were checked)"
-            return f"no USB serial adapters present{note}"
-        return "adapters present: " + ", ".join(seen)
+        seen += [f"{s} (USB, no kernel driver)" for s in usb.serials if s not in tty_serials]
+        text = "adapters present: " + ", ".join(seen) if seen else "no USB serial adapters present"
+        if usb.problem:
+            text += f" (only kernel ttys were checked: cannot list USB devices: {usb.problem})"
+        return text
 
     def present(self) -> bool:
         if self.find_tty() is not None:
             return True
         listed_at, usb = self._usb_listing
         if time.monotonic() - listed_at >= self.usb_listing_ttl:
-            usb = pyftdi_serials()
+            usb = list_usb_adapters()
             self._usb_listing = (time.monotonic(), usb)
-        return usb is not None and self.config.ftdi_id in usb
+        return self.config.ftdi_id in usb.serials
 
 
 def _entries(root: Path) -> list[Path]:

@@ -52,13 +52,19 @@ _DENIED = {errno.EACCES, errno.EPERM}
 _BUSY = {errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK}
 
 
-def open_error_reason(error: BaseException) -> str:
-    """Turn an open failure into the words an operator needs (no errno numbers)."""
+def open_error_reason(error: BaseException, usb: bool = False) -> str:
+    """Turn an open failure into the words an operator needs (no errno numbers).
+
+    ``usb``: the port is a user-space USB device (ftdi://), whose access comes from a udev
+    rule on the USB device rather than from the dialout group.
+    """
     code = _errno_of(error)
     if code == errno.ENOTTY:
         return "not a serial port (no terminal behind this path)"
     if code in _MISSING:
         return "port does not exist"
+    if code in _DENIED and usb:
+        return "permission denied on the USB device (add its rule from `rpi-ess udev-rule`)"
     if code in _DENIED:
         return "permission denied (is the service user in group dialout?)"
     if code in _BUSY or "exclusively lock" in str(error):
@@ -68,7 +74,9 @@ def open_error_reason(error: BaseException) -> str:
 
 def _errno_of(error: BaseException | None) -> int | None:
     """The errno behind an error, looking through pyserial's wrappers (which often drop it)."""
-    while error is not None:
+    for _ in range(8):  # a chain is short; the bound only guards against a cycle
+        if error is None:
+            break
         code = getattr(error, "errno", None)
         if code is None and isinstance(error, termios.error) and error.args:
             code = error.args[0]
@@ -120,7 +128,9 @@ class SerialLink:
         try:
             port.open()
         except PORT_ERRORS as e:
-            raise DeviceError(f"{where}: {open_error_reason(e)}") from e
+            raise DeviceError(f"{where}: {open_error_reason(e, usb=url.startswith('ftdi://'))}") from e
+        except ValueError as e:  # pyftdi: a baud rate the adapter cannot make within tolerance
+            raise DeviceError(f"{where}: invalid port or setting: {e}") from e
         link = cls(port, where)
         try:
             port.reset_input_buffer()  # what waited in the buffer would get a fresh timestamp
