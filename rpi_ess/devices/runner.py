@@ -58,6 +58,7 @@ class DeviceStats:
     lines: int = 0
     errors: int = 0
     reopens: int = 0
+    restarts: int = 0  # crashes of the reader loop itself (bugs), each logged with a traceback
     last_line: float | None = None
     last_error: str | None = None
     rate_hz: float = 0.0
@@ -130,6 +131,21 @@ class DeviceRunner:
     # --- reader thread -------------------------------------------------------------------
 
     def _run(self) -> None:
+        """Supervisor: a crash of the read loop (a bug) is logged, counted and restarted with backoff."""
+        delay = self.settings.backoff_min
+        while not self._stop.is_set():
+            try:
+                self._read_loop()
+                return
+            except Exception:
+                self.stats.restarts += 1
+                self.log.exception("Reader of %s crashed; restart %d in %.1f s",
+                                   self.device.describe, self.stats.restarts, delay)
+                self._close()
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.settings.backoff_max)
+
+    def _read_loop(self) -> None:
         last_data = time.monotonic()
         while not self._stop.is_set():
             try:

@@ -127,6 +127,7 @@ class CommandHandler:
                     "errors": r.stats.errors,
                     "dropped": r.sink.dropped,
                     "reopens": r.stats.reopens,
+                    "restarts": r.stats.restarts,
                     "last_line": r.stats.last_line,
                     "last_error": r.stats.last_error,
                     "rate_hz": round(r.stats.current_rate(now), 3),
