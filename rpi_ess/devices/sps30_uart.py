@@ -84,6 +84,8 @@ class Sps30Poller:
 
     def stop(self) -> None:
         """Best effort: leave the sensor idle (fan off) when the server lets go of it."""
+        if self.link.failed:
+            return  # a dead port would only make closing wait for timeouts
         try:
             self._transact(STOP_MEASUREMENT)
         except (ShdlcError, TimeoutError, DeviceError) as e:

@@ -100,6 +100,7 @@ class SerialLink:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._closed = False
+        self.failed = False  # an I/O error was seen: do not bother the port any more
         # pyftdi's port reports in_waiting == 0 always, but its read(n) returns as soon as
         # anything has arrived, so a large read is both correct and efficient there.
         self._greedy = getattr(port, "BACKEND", "") == "pyftdi"
@@ -160,19 +161,23 @@ class SerialLink:
             size = GREEDY_READ if self._greedy else max(1, self.port.in_waiting)
             return self.port.read(size)
         except PORT_ERRORS as e:
-            raise DeviceError(f"{self.where}: port lost: {e}") from e
+            raise self._lost(e) from e
 
     def write(self, data: bytes) -> None:
         try:
             self.port.write(data)
         except PORT_ERRORS as e:  # SerialTimeoutException included
-            raise DeviceError(f"{self.where}: port lost: write failed: {e}") from e
+            raise self._lost(e, "write failed: ") from e
 
     def discard_input(self) -> None:
         try:
             self.port.reset_input_buffer()
         except PORT_ERRORS as e:
-            raise DeviceError(f"{self.where}: port lost: {e}") from e
+            raise self._lost(e) from e
+
+    def _lost(self, error: BaseException, doing: str = "") -> DeviceError:
+        self.failed = True
+        return DeviceError(f"{self.where}: port lost: {doing}{error}")
 
     def take_interrupt(self) -> bool:
         """True (once) if :meth:`interrupt` was called since the last check."""
