@@ -5,6 +5,9 @@ Four parts, each testable alone: :class:`TelemetrySession` (the wire: connect wi
 ``configure``, read telemetry lines), :class:`TelemetryStats` (per-device counters and rates),
 :class:`TelemetryTable` (presentation) and :func:`show_telemetry` (ties them to a terminal or a
 pipe, for a duration or until Ctrl-C).
+
+rich is imported where it is used: the ``rpi-ess`` parser imports this module for every
+sub-command, and ``serve`` must not load rich.
 """
 
 from __future__ import annotations
@@ -23,16 +26,15 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.live import Live
-from rich.logging import RichHandler
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..server.response import ResponseCode
 from ..tcpip import Client
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.table import Table
+    from rich.text import Text
 
 __all__ = [
     "Interrupted",
@@ -519,6 +521,8 @@ class TelemetryTable:
         yield self.render(options.max_width)
 
     def render(self, width: int | None = None) -> Table:
+        from rich.table import Table
+
         wide = width is None or width >= WIDE_TABLE
         shown = [index for index, (_, _, narrow) in enumerate(_COLUMNS) if wide or narrow]
         table = Table(title=self.title, caption=self.stats.summary(self.bad_lines()), caption_justify="left")
@@ -533,6 +537,8 @@ class TelemetryTable:
 
     @staticmethod
     def _row(device: DeviceStats, now: float) -> tuple[str | Text, ...]:
+        from rich.text import Text
+
         if device.last_seen is None:
             values: str | Text = Text("waiting…", style="dim")
             age: str | Text = "—"
@@ -625,8 +631,16 @@ async def show_telemetry(
         await session.close()
     if error is None:
         return 0
-    Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), str(error)))
+    _print_error(str(error))
     return 1
+
+
+def _print_error(message: str) -> None:
+    """One unwrapped line on stderr, so that a long reason can be copied whole."""
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), message))
 
 
 async def _watch(
@@ -634,6 +648,8 @@ async def _watch(
     stop: asyncio.Event,
 ) -> SessionError | None:
     """Feed telemetry into ``stats`` until stopped; returns the session error that ended it, if any."""
+    from rich.live import Live
+
     loop = asyncio.get_running_loop()
     timer = loop.call_later(options.duration, stop.set) if options.duration else None
     console = _table_console(stderr=options.json_lines)
@@ -679,6 +695,8 @@ async def _watch(
 
 
 def _table_console(stderr: bool) -> Console:
+    from rich.console import Console
+
     console = Console(stderr=stderr)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPE_WIDTH
@@ -688,6 +706,9 @@ def _table_console(stderr: bool) -> Console:
 @contextlib.contextmanager
 def _logging_to_stderr(level: str) -> Iterator[None]:
     """Route log records to stderr through rich (so they print above a live table), for one run."""
+    from rich.console import Console
+    from rich.logging import RichHandler
+
     root = logging.getLogger()
     handler = RichHandler(console=Console(stderr=True), show_path=False)
     handler.setLevel(level)
@@ -727,5 +748,5 @@ def run_command(main: Callable[[asyncio.Event], Awaitable[int]], log_level: str)
         try:
             return asyncio.run(with_signals())
         except (Interrupted, KeyboardInterrupt):
-            Console(stderr=True).print("interrupted")
+            sys.stderr.write("interrupted\n")
             return 130

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,13 @@ def test_help_explains_with_an_example(command: str, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "Example" in out
     assert f"rpi-ess {command} " in out
+
+
+def test_registering_the_commands_does_not_load_rich() -> None:
+    """The parser imports every sub-command module, and ``serve`` must not pay for rich."""
+    code = ("import argparse, sys\n"
+            "from rpi_ess.cli import client, demo\n"
+            "sub = argparse.ArgumentParser().add_subparsers()\n"
+            "client.register(sub); demo.register(sub)\n"
+            "sys.exit(any(name.split('.')[0] == 'rich' for name in sys.modules))\n")
+    assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
