@@ -62,6 +62,13 @@ def tcp_sockets(ctx: DiagContext, port: int) -> list[TcpSocket]:
     return found
 
 
+def _readlink(path: os.PathLike[str]) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:  # closed meanwhile (listdir's own descriptor always is)
+        return None
+
+
 def _processes(ctx: DiagContext) -> Iterator[tuple[Process, list[str]]]:
     """Each visible process with the targets of its open file descriptors."""
     proc = ctx.path("/proc")
@@ -72,9 +79,10 @@ def _processes(ctx: DiagContext) -> Iterator[tuple[Process, list[str]]]:
     for pid in pids:
         fd_dir = proc / pid / "fd"
         try:
-            targets = [os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)]
+            fds = os.listdir(fd_dir)
         except OSError:
             continue  # gone, or not ours to read
+        targets = [target for fd in fds if (target := _readlink(fd_dir / fd)) is not None]
         name = (ctx.read_text(f"/proc/{pid}/comm") or "?").strip()
         cmdline = (ctx.read_text(f"/proc/{pid}/cmdline") or "").replace("\0", " ").strip()
         yield Process(int(pid), name, cmdline), targets

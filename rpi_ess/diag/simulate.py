@@ -16,6 +16,7 @@ import os
 import tempfile
 import termios
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from ..simulation.instruments import create_simulator
 from ..simulation.pty import PtyInstrument
 from .config import parse_devices
 from .context import DiagContext
+from .status import StatusError, query_status
 
 __all__ = ["BaudSensitiveSource", "LiveServer", "SimulatedInstrument", "SimulatedNode", "garble"]
 
@@ -121,6 +123,18 @@ class LiveServer:
             raise RuntimeError(f"simulated server failed: {self._error}") from self._error
         return self
 
+    def wait_streaming(self, min_lines: int, timeout: float) -> None:
+        """Wait (bounded) until every device has sent ``min_lines``, as on a node that has run a while."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                devices = query_status(self.status_socket)["devices"]
+            except StatusError:
+                devices = []
+            if devices and all(device.get("lines", 0) >= min_lines for device in devices):
+                return
+            time.sleep(0.05)
+
     def stop(self) -> None:
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None:
@@ -154,7 +168,6 @@ class LiveServer:
             if self.devices:
                 await self._configure(client)
             drain = asyncio.create_task(self._drain(client))
-            await self._streaming(server)
             self._ready.set()
             await self._stop.wait()
         finally:
@@ -174,16 +187,6 @@ class LiveServer:
                 if message["response"] != 0:
                     raise RuntimeError(f"configure refused: {message}")
                 return
-
-    @staticmethod
-    async def _streaming(server: Any) -> None:
-        """Wait (bounded) until every device has sent a few lines, as on a node that has run a while."""
-        deadline = asyncio.get_running_loop().time() + START_TIMEOUT
-        while asyncio.get_running_loop().time() < deadline:
-            devices = server.command_handler.status_report()["devices"]
-            if all(device["lines"] >= MIN_LINES for device in devices):
-                return
-            await asyncio.sleep(0.05)
 
     @staticmethod
     async def _drain(client: Any) -> None:
@@ -235,6 +238,7 @@ class SimulatedNode:
         ctx.alias_dirs = [str(links)]
         ctx.status_socket = str(Path(self._tmp.name) / "status.sock")
         self._server = LiveServer(served, ctx.status_socket).start()
+        self._server.wait_streaming(MIN_LINES, START_TIMEOUT)
         ctx.host, ctx.port, ctx.simulated = "127.0.0.1", self._server.port, True
         return ctx
 

@@ -87,8 +87,9 @@ def fetch_status(ctx: DiagContext) -> None:
         reasons.append(f"TCP {ctx.port} not tried: a client is connected")
     else:
         try:
-            ctx.server_status = query_status((ctx.host, ctx.port))
-            ctx.status_source = f"TCP {ctx.host}:{ctx.port}"
+            status = query_status((ctx.host, ctx.port))
+            status["client"] = None  # the server's one client was diag itself
+            ctx.server_status, ctx.status_source = status, f"TCP {ctx.host}:{ctx.port}"
             return
         except StatusError as e:
             reasons.append(f"TCP {ctx.host}:{ctx.port}: {e}")
