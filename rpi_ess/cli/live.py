@@ -663,7 +663,9 @@ async def _watch(
                     sys.stdout.write(telemetry.raw + "\n")
                     sys.stdout.flush()
                 except BrokenPipeError:  # `| head` had enough: stop quietly, like a Unix filter
-                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not fail again
+                    os.close(devnull)
                     return
 
     async def refresh() -> None:
@@ -687,11 +689,10 @@ async def _watch(
             live.refresh()
     if live is None:
         console.print(table)
-    error = next((result for result in results if isinstance(result, SessionError)), None)
-    unexpected = next((r for r in results if isinstance(r, Exception) and not isinstance(r, SessionError)), None)
-    if unexpected is not None:
-        raise unexpected
-    return error
+    for result in results:
+        if isinstance(result, Exception) and not isinstance(result, SessionError):
+            raise result
+    return next((result for result in results if isinstance(result, SessionError)), None)
 
 
 def _table_console(stderr: bool) -> Console:

@@ -125,3 +125,22 @@ def test_on_a_terminal_the_table_refreshes_live(tmp_path: Path) -> None:
     assert text.count("rpi-ess telemetry from") > 1
     for device in DEMO_DEVICES:
         assert device["name"] in text
+
+
+def test_json_into_a_pipe_that_closes_early_ends_quietly() -> None:
+    """``rpi-ess demo --json | head -1`` ends the demo with status 0 and no traceback."""
+    process = subprocess.Popen([sys.executable, "-m", "rpi_ess", "demo", "--duration", "50", "--json"], cwd=ROOT,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        assert json.loads(process.stdout.readline())["telemetry"]["name"]
+        process.stdout.close()
+        status = process.wait(WAIT)  # stderr stays tiny, so the pipe cannot fill up meanwhile
+        err = process.stderr.read()
+        assert status == 0, err.decode(errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+    assert b"Traceback" not in err
