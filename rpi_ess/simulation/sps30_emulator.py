@@ -19,7 +19,7 @@ from types import TracebackType
 
 from .pty import PtyInstrument
 
-__all__ = ["DEFAULT_MEASUREMENT", "Sps30Emulator"]
+__all__ = ["DEFAULT_MEASUREMENT", "Sps30ShdlcEmulator"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _chk(raw: bytes) -> int:
     return 0xFF - sum(raw) % 256
 
 
-class Sps30Emulator:
+class Sps30ShdlcEmulator:
     """SPS30 answering on ``port`` from a background thread until :meth:`close`."""
 
     def __init__(
@@ -85,7 +85,7 @@ class Sps30Emulator:
             self._thread.join()
         self.instrument.close()
 
-    def __enter__(self) -> Sps30Emulator:
+    def __enter__(self) -> Sps30ShdlcEmulator:
         return self
 
     def __exit__(

@@ -16,7 +16,7 @@ from rpi_ess.devices.interfaces.serial import SerialDevice
 from rpi_ess.devices.runner import DeviceRunner, RunnerSettings
 from rpi_ess.simulation.instruments import create_simulator
 from rpi_ess.simulation.pty import PtyInstrument
-from rpi_ess.simulation.sps30_emulator import Sps30Emulator
+from rpi_ess.simulation.sps30_emulator import Sps30ShdlcEmulator
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -86,7 +86,7 @@ def test_unplug_replug_under_runner(instrument: PtyInstrument, make_device: Call
 
 
 def test_sps30_under_runner(link_dir: object, make_device: Callable[..., SerialDevice]) -> None:
-    with Sps30Emulator(PtyInstrument("sps30", link_dir)) as sps30:  # type: ignore[arg-type]
+    with Sps30ShdlcEmulator(PtyInstrument("sps30", link_dir)) as sps30:  # type: ignore[arg-type]
         runner, lines = run(make_device(sps30.port, "Sps30", baud_rate=115200, poll_interval=0.2))
         try:
             first = lines.wait_for(is_data)

@@ -15,7 +15,7 @@ from rpi_ess.devices.base import DeviceError, Record
 from rpi_ess.devices.interfaces.serial import SerialDevice
 from rpi_ess.devices.sps30_uart import Sps30Poller
 from rpi_ess.simulation.pty import PtyInstrument
-from rpi_ess.simulation.sps30_emulator import DEFAULT_MEASUREMENT, Sps30Emulator
+from rpi_ess.simulation.sps30_emulator import DEFAULT_MEASUREMENT, Sps30ShdlcEmulator
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -28,23 +28,23 @@ STUFFED_MEASUREMENT = struct.unpack(">10f", bytes.fromhex(
 
 
 @pytest.fixture
-def sps30(link_dir: object) -> Iterator[Sps30Emulator]:
-    with Sps30Emulator(PtyInstrument("sps30", link_dir)) as emulator:  # type: ignore[arg-type]
+def sps30(link_dir: object) -> Iterator[Sps30ShdlcEmulator]:
+    with Sps30ShdlcEmulator(PtyInstrument("sps30", link_dir)) as emulator:  # type: ignore[arg-type]
         yield emulator
 
 
 @pytest.fixture
-def device(sps30: Sps30Emulator, make_device: MakeDevice) -> SerialDevice:
+def device(sps30: Sps30ShdlcEmulator, make_device: MakeDevice) -> SerialDevice:
     return make_device(sps30.port, "Sps30", baud_rate=115200)
 
 
-def test_open_stops_then_starts_float_measurement(sps30: Sps30Emulator, device: SerialDevice) -> None:
+def test_open_stops_then_starts_float_measurement(sps30: Sps30ShdlcEmulator, device: SerialDevice) -> None:
     device.open()
     assert sps30.requests == [(STOP, b""), (START, b"\x01\x03")]
     assert sps30.measuring
 
 
-def test_open_when_already_measuring(sps30: Sps30Emulator, device: SerialDevice) -> None:
+def test_open_when_already_measuring(sps30: Sps30ShdlcEmulator, device: SerialDevice) -> None:
     sps30.measuring = True  # the server restarted while the sensor kept measuring
     device.open()
     assert sps30.commands() == [STOP, START] and sps30.measuring
@@ -59,7 +59,7 @@ def test_measurement_records_parse(device: SerialDevice, read_records: ReadRecor
     assert reading.values[8:12] == [0.729, 5.759, 9.827, 11.911]  # PM1.0 .. PM10 mass
 
 
-def test_stuffed_reply_is_unstuffed(sps30: Sps30Emulator, device: SerialDevice, read_records: ReadRecords) -> None:
+def test_stuffed_reply_is_unstuffed(sps30: Sps30ShdlcEmulator, device: SerialDevice, read_records: ReadRecords) -> None:
     payload = struct.pack(">10f", *STUFFED_MEASUREMENT)
     assert {0x7E, 0x7D, 0x11, 0x13} <= set(payload)  # the emulator must escape all four
     sps30.measurement = STUFFED_MEASUREMENT
@@ -67,7 +67,7 @@ def test_stuffed_reply_is_unstuffed(sps30: Sps30Emulator, device: SerialDevice, 
     assert read_records(device, 1)[0].data == payload
 
 
-def test_bad_checksum_gives_error_record_then_recovers(sps30: Sps30Emulator, device: SerialDevice,
+def test_bad_checksum_gives_error_record_then_recovers(sps30: Sps30ShdlcEmulator, device: SerialDevice,
                                                        read_records: ReadRecords) -> None:
     device.open()
     sps30.corrupt_next_checksum = True
@@ -77,7 +77,7 @@ def test_bad_checksum_gives_error_record_then_recovers(sps30: Sps30Emulator, dev
     assert good.error is None and len(good.data) == 40
 
 
-def test_no_new_data_is_asked_again(sps30: Sps30Emulator, device: SerialDevice,
+def test_no_new_data_is_asked_again(sps30: Sps30ShdlcEmulator, device: SerialDevice,
                                     read_records: ReadRecords) -> None:
     sps30.no_data_replies = 3
     device.open()
@@ -86,7 +86,7 @@ def test_no_new_data_is_asked_again(sps30: Sps30Emulator, device: SerialDevice,
     assert sps30.commands()[2:] == [READ] * 4
 
 
-def test_power_cycled_sensor_is_restarted(sps30: Sps30Emulator, device: SerialDevice,
+def test_power_cycled_sensor_is_restarted(sps30: Sps30ShdlcEmulator, device: SerialDevice,
                                           read_records: ReadRecords) -> None:
     device.open()
     read_records(device, 1)
@@ -96,7 +96,7 @@ def test_power_cycled_sensor_is_restarted(sps30: Sps30Emulator, device: SerialDe
     assert measured.error is None and sps30.measuring
 
 
-def test_close_stops_the_fan(sps30: Sps30Emulator, device: SerialDevice) -> None:
+def test_close_stops_the_fan(sps30: Sps30ShdlcEmulator, device: SerialDevice) -> None:
     device.open()
     device.close()
     assert sps30.commands()[-1] == STOP and not sps30.measuring
@@ -108,7 +108,7 @@ def test_poll_interval_is_honoured(device: SerialDevice) -> None:
     assert isinstance(poller, Sps30Poller) and poller.interval == 1.0
 
 
-def test_baud_rate_warning(sps30: Sps30Emulator, make_device: MakeDevice,
+def test_baud_rate_warning(sps30: Sps30ShdlcEmulator, make_device: MakeDevice,
                            caplog: pytest.LogCaptureFixture) -> None:
     device = make_device(sps30.port, "Sps30", baud_rate=19200)  # a pty ignores the baud rate
     with caplog.at_level(logging.WARNING):
@@ -131,7 +131,7 @@ def test_silent_port_fails_to_open(instrument: PtyInstrument, make_device: MakeD
 
 
 @pytest.mark.usefixtures("impatient")
-def test_hung_sensor_is_reported_then_given_up(sps30: Sps30Emulator, device: SerialDevice,
+def test_hung_sensor_is_reported_then_given_up(sps30: Sps30ShdlcEmulator, device: SerialDevice,
                                                read_records: ReadRecords) -> None:
     device.open()
     read_records(device, 1)
@@ -142,7 +142,7 @@ def test_hung_sensor_is_reported_then_given_up(sps30: Sps30Emulator, device: Ser
         read_records(device, 1)
 
 
-def test_unplugged_sensor_is_a_lost_port(sps30: Sps30Emulator, device: SerialDevice,
+def test_unplugged_sensor_is_a_lost_port(sps30: Sps30ShdlcEmulator, device: SerialDevice,
                                          read_records: ReadRecords) -> None:
     device.open()
     read_records(device, 1)
@@ -171,7 +171,7 @@ START_REQUEST, STOP_REQUEST, READ_REQUEST = "7E 00 00 02 01 03 F9 7E", "7E 00 01
         (["7E 00 03 00 00 7E", STOP_REQUEST], ["7E 00 01 43 00 BB 7E"]),  # bad checksum: ignored
     ],
 )
-def test_emulator_speaks_the_protocol_bytes(sps30: Sps30Emulator, requests: list[str], replies: list[str]) -> None:
+def test_emulator_speaks_the_protocol_bytes(sps30: Sps30ShdlcEmulator, requests: list[str], replies: list[str]) -> None:
     """The emulator against PROTOCOL 4.9's exact bytes, through a plain pyserial port."""
     expected = b"".join(bytes.fromhex(reply) for reply in replies)
     with serial.Serial(sps30.port, 115200, timeout=0.3) as port:
