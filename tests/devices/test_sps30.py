@@ -35,7 +35,7 @@ def sps30(link_dir: object) -> Iterator[Sps30ShdlcEmulator]:
 
 @pytest.fixture
 def device(sps30: Sps30ShdlcEmulator, make_device: MakeDevice) -> SerialDevice:
-    return make_device(sps30.port, "Sps30", baud_rate=115200)
+    return make_device(sps30.port, "Sps30", baud_rate=115200, poll_interval=0.2)
 
 
 def test_open_stops_then_starts_float_measurement(sps30: Sps30ShdlcEmulator, device: SerialDevice) -> None:
@@ -102,10 +102,13 @@ def test_close_stops_the_fan(sps30: Sps30ShdlcEmulator, device: SerialDevice) ->
     assert sps30.commands()[-1] == STOP and not sps30.measuring
 
 
-def test_poll_interval_is_honoured(device: SerialDevice) -> None:
+@pytest.mark.parametrize(("configured", "used"), [(None, 1.0), (0.2, 0.2), (5.0, 5.0)])
+def test_poll_interval(sps30: Sps30ShdlcEmulator, make_device: MakeDevice, configured: float | None,
+                       used: float) -> None:
+    device = make_device(sps30.port, "Sps30", baud_rate=115200, poll_interval=configured)
     device.open()
     poller = device._reader
-    assert isinstance(poller, Sps30Poller) and poller.interval == 1.0
+    assert isinstance(poller, Sps30Poller) and poller.interval == used
 
 
 def test_baud_rate_warning(sps30: Sps30ShdlcEmulator, make_device: MakeDevice,
