@@ -37,8 +37,10 @@ SPS30_BAUD = 115200
 class Sps30Poller:
     """Start/stop and poll an SPS30 over an open :class:`SerialLink`."""
 
-    start_attempts = 5
-    reply_timeout = 1.0  # a reply takes ~5 ms at 115200 baud; this is generous for a loaded Pi
+    # Bounded so that configure answers within ~3 s when no sensor answers (the reference
+    # could hang configure forever, PROTOCOL 8 item 9).
+    start_attempts = 3
+    reply_timeout = 0.5  # the datasheet allows 20 ms; a reply takes ~5 ms at 115200 baud
     no_data_retry = 0.1  # "no new data yet": ask again this soon
     no_data_limit = 5.0  # report an error when no new data came for this long
     silent_limit = 3  # consecutive unanswered polls before the port is declared lost
