@@ -93,12 +93,13 @@ def make_instrument(tmp_path: Path) -> Iterator[MakeInstrument]:
         pty.close()
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = WAIT, what: str = "condition") -> None:
+async def wait_until(predicate: Callable[[], bool], timeout: float = WAIT, what: str = "condition",
+                     interval: float = 0.02) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(interval)
 
 
 async def telemetry_until(
