@@ -25,6 +25,7 @@ class Check:
     target: str  # e.g. "<= 0.15"; "" for figures reported without a target
     reference: str = ""  # the existing controller, measured the same way
     digits: int = 2
+    floor: float | None = None  # the minimal forwarder (floor.py) on the same machine and load
 
     @property
     def passed(self) -> bool | None:
@@ -36,48 +37,66 @@ class Check:
         return _OPS[op](self.measured, float(limit))
 
 
-def _flow_checks(flow: dict[str, Any], scenario: str, p99: float, cpu_target: str, ref: dict[str, str]) -> list[Check]:
-    latency = flow["latency_ms"]
-    return [
-        Check("CPU per telemetry line", scenario, flow["cpu_ms_per_line"], "ms", cpu_target, ref.get("cpu", ""), 4),
-        Check("latency p50", scenario, latency["p50"], "ms", ""),
-        Check("latency p99", scenario, latency["p99"], "ms", f"<= {p99:g}", ref.get("p99", "")),
-        Check("latency max", scenario, latency["max"], "ms", ""),
-        Check("lines lost", scenario, flow["lines_lost"], "", "== 0", digits=0),
-        Check("server CPU", scenario, flow["cpu_percent"], "% core", ""),
+def _flow_checks(flow: dict[str, Any], floor: dict[str, Any] | None, scenario: str, p99: float, cpu_target: str,
+                 ref: dict[str, str]) -> list[Check]:
+    def figures(f: dict[str, Any]) -> list[float]:
+        latency = f["latency_ms"]
+        return [f["cpu_ms_per_line"], latency["p50"], latency["p99"], latency["max"], f["lines_lost"], f["cpu_percent"]]
+
+    floors = figures(floor) if floor else [None] * 6
+    measured = figures(flow)
+    rows = [
+        ("CPU per telemetry line", "ms", cpu_target, ref.get("cpu", ""), 4),
+        ("latency p50", "ms", "", "", 2),
+        ("latency p99", "ms", f"<= {p99:g}", ref.get("p99", ""), 2),
+        ("latency max", "ms", "", "", 2),
+        ("lines lost", "", "== 0", "", 0),
+        ("server CPU", "% core", "", "", 2),
     ]
+    return [Check(figure, scenario, value, unit, target, reference, digits, base)
+            for (figure, unit, target, reference, digits), value, base in zip(rows, measured, floors, strict=True)]
 
 
 def checks(results: dict[str, Any]) -> list[Check]:
-    """Every figure of the issue, with its target where it has one."""
-    typical, fast, slow = results["typical"], results["fast"], results["slow_client"]
-    typical_name = f"{typical['instruments']} x {typical['rate_per_instrument']:g} Hz"
-    fast_name = f"{fast['instruments']} x {fast['rate_per_instrument']:g}/s"
-    slow_name = f"slow client, {slow['seconds']:g} s"
-    return [
-        *_flow_checks(typical, typical_name, 2, "<= 0.15", {"cpu": "6.8-10.3 ms", "p99": "47-58 ms"}),
-        *_flow_checks(fast, fast_name, 5, "", {}),
-        Check("max sustained rate, no loss", "1 instrument", results["saturation"]["max_sustained_lines_per_s"],
-              "lines/s", ">= 5000", "~80 lines/s", 0),
-        Check("peak RSS (VmHWM)", "whole run", results["peak_rss_mb"], "MB", "<= 30", "82 MB", 1),
+    """Every figure of the issue, with its target where it has one (scenarios not run are left out)."""
+    found: list[Check] = []
+    floor = results.get("floor", {})
+    if typical := results.get("typical"):
+        name = f"{typical['instruments']} x {typical['rate_per_instrument']:g} Hz"
+        found += _flow_checks(typical, floor.get("typical"), name, 2, "<= 0.15",
+                              {"cpu": "6.8-10.3 ms", "p99": "47-58 ms"})
+    if fast := results.get("fast"):
+        found += _flow_checks(fast, floor.get("fast"), f"{fast['instruments']} x {fast['rate_per_instrument']:g}/s",
+                              5, "", {})
+    if saturation := results.get("saturation"):
+        found.append(Check("max sustained rate, no loss", "1 instrument", saturation["max_sustained_lines_per_s"],
+                           "lines/s", ">= 5000", "~80 lines/s", 0))
+    found += [
+        Check("peak RSS (VmHWM)", "whole run", results["peak_rss_mb"], "MB", "<= 30", "82 MB", 1,
+              floor.get("peak_rss_mb")),
         Check("RSS of importing the server only", "python -c import", results["import_floor_rss_mb"], "MB", "", "",
               1),
         Check("start-up to accepting connections", "median of runs", results["startup"]["median_s"], "s", "<= 0.3",
               "", 3),
-        Check("idle CPU (configured, silent)", f"{results['idle']['instruments']} instruments",
-              results["idle"]["cpu_percent"], "% core", "<= 0.2", "", 3),
-        Check("RSS growth once queues are full", slow_name, slow["rss_growth_mb"], "MB", "<= 1", "", 2),
-        Check("lines dropped (status devices[].dropped)", slow_name, slow["dropped_total"], "", "> 0", "", 0),
-        Check("drop warnings in the server log", slow_name, slow["drop_warnings_in_log"], "", "> 0", "", 0),
-        Check("instrument writes that blocked", slow_name, slow["write_stalls"] + slow["overruns"], "", "== 0", "",
-              0),
     ]
+    if idle := results.get("idle"):
+        found.append(Check("idle CPU (configured, silent)", f"{idle['instruments']} instruments",
+                           idle["cpu_percent"], "% core", "<= 0.2", "", 3))
+    if slow := results.get("slow_client"):
+        name = f"slow client, {slow['seconds']:g} s"
+        found += [
+            Check("RSS growth once queues are full", name, slow["rss_growth_mb"], "MB", "<= 1", "", 2),
+            Check("lines dropped (status devices[].dropped)", name, slow["dropped_total"], "", "> 0", "", 0),
+            Check("drop warnings in the server log", name, slow["drop_warnings_in_log"], "", "> 0", "", 0),
+            Check("instrument writes that blocked", name, slow["write_stalls"] + slow["overruns"], "", "== 0", "", 0),
+        ]
+    return found
 
 
-def _text(check: Check) -> str:
-    if check.measured is None or (isinstance(check.measured, float) and math.isnan(check.measured)):
+def _text(value: float | None, check: Check) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    return f"{check.measured:,.{check.digits}f} {check.unit}".strip()
+    return f"{value:,.{check.digits}f} {check.unit}".strip()
 
 
 def print_table(all_checks: list[Check], title: str) -> None:
@@ -85,12 +104,14 @@ def print_table(all_checks: list[Check], title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    for column in ("figure", "scenario", "measured", "target", "result", "existing controller"):
-        table.add_column(column, justify="right" if column == "measured" else "left")
+    for column in ("figure", "scenario", "measured", "target", "result", "existing controller", "floor.py"):
+        table.add_column(column, justify="right" if column in ("measured", "floor.py") else "left")
     for check in all_checks:
         verdict = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: ""}[check.passed]
-        table.add_row(check.figure, check.scenario, _text(check), f"{check.target} {check.unit}".strip()
-                      if check.target else "", verdict, check.reference)
+        target = f"{check.target} {check.unit}".strip() if check.target else ""
+        floor = _text(check.floor, check) if check.floor is not None else ""
+        table.add_row(check.figure, check.scenario, _text(check.measured, check), target, verdict, check.reference,
+                      floor)
     console = Console()
     if not console.is_terminal:
         console = Console(width=150)  # a log file or pipe: do not wrap at 80 columns

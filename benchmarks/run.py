@@ -12,7 +12,10 @@ import argparse
 import asyncio
 import os
 import platform
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +30,7 @@ if __package__ in (None, ""):  # run as a script: benchmarks/run.py
 from .instruments import InstrumentProcess
 from .report import checks, print_table, write_json
 from .scenarios import Bench
-from .server import ServerProcess, import_floor_rss_mb
+from .server import FloorProcess, ServerProcess, import_floor_rss_mb
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -41,13 +44,19 @@ class Plan:
     saturation_rates: tuple[float, ...] = (1000, 2000, 5000, 8000, 12000, 16000, 24000)
     saturation_seconds: float = 3.0
     slow_seconds: float = 60.0
+    floor_seconds: float = 10.0
 
 
 QUICK = Plan(startup_runs=1, idle_seconds=1.0, typical_seconds=1.0, fast_seconds=1.0,
-             saturation_rates=(1000, 5000), saturation_seconds=0.5, slow_seconds=2.0)
+             saturation_rates=(1000, 5000), saturation_seconds=0.5, slow_seconds=2.0, floor_seconds=1.0)
 TYPICAL = (4, 10.0)  # instruments, lines/s each: a typical node
 FAST = (8, 144.0)  # eight 115200-baud lines at their physical limit
 RATE_LIMIT = 0.5  # the CSC's default: one line per 0.5 s
+
+
+def _loadavg() -> list[float]:
+    """Other work on the machine inflates latency (and, through cold caches, CPU per line)."""
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
 def _startup_samples(workdir: Path, runs: int) -> list[float]:
@@ -58,21 +67,53 @@ def _startup_samples(workdir: Path, runs: int) -> list[float]:
     return samples
 
 
-async def _scenarios(server: ServerProcess, plan: Plan) -> dict[str, Any]:
+SCENARIOS = ("idle", "typical", "fast", "saturation", "slow_client", "floor")
+
+
+async def _floor(workdir: Path, instruments: InstrumentProcess, plan: Plan) -> dict[str, Any]:
+    """The typical and fast flows through the minimal forwarder: this machine's floor."""
+    with FloorProcess(workdir, "floor") as floor:
+        floor.start()
+        bench = Bench(floor, instruments)
+        return {"typical": await bench.flow(*TYPICAL, plan.floor_seconds),
+                "fast": await bench.flow(*FAST, plan.floor_seconds), "peak_rss_mb": floor.peak_rss_mb()}
+
+
+async def _scenarios(server: ServerProcess, plan: Plan, only: tuple[str, ...], workdir: Path) -> dict[str, Any]:
     instruments = InstrumentProcess(max(TYPICAL[0], FAST[0]))
+    bench = Bench(server, instruments)
+    runs = {
+        "floor": lambda: _floor(workdir, instruments, plan),
+        "idle": lambda: bench.idle(TYPICAL[0], plan.idle_seconds),
+        "typical": lambda: bench.flow(*TYPICAL, plan.typical_seconds),
+        "fast": lambda: bench.flow(*FAST, plan.fast_seconds),
+        "saturation": lambda: bench.saturation(plan.saturation_rates, plan.saturation_seconds),
+        "slow_client": lambda: bench.slow_client(*FAST, plan.slow_seconds, RATE_LIMIT),
+    }
     try:
-        bench = Bench(server, instruments)
-        results: dict[str, Any] = {"idle": await bench.idle(TYPICAL[0], plan.idle_seconds)}
-        results["typical"] = await bench.flow(*TYPICAL, plan.typical_seconds)
-        results["fast"] = await bench.flow(*FAST, plan.fast_seconds)
-        results["saturation"] = await bench.saturation(plan.saturation_rates, plan.saturation_seconds)
-        results["slow_client"] = await bench.slow_client(*FAST, plan.slow_seconds, RATE_LIMIT)
-        return results
+        return {name: await runs[name]() for name in SCENARIOS if name in only}
     finally:
         instruments.close()
 
 
-def run(plan: Plan, workdir: Path) -> dict[str, Any]:
+def _start_profiler(pid: int, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling every thread of the server (collapsed stacks, one line per stack)."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    command = [py_spy, "record", "--pid", str(pid), "--rate", "500", "--idle", "--threads", "--nonblocking",
+               "--format", "raw", "--output", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
+    profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+    try:
+        profiler.wait(30)
+    except subprocess.TimeoutExpired:
+        profiler.kill()
+        profiler.wait()
+
+
+def run(plan: Plan, workdir: Path, only: tuple[str, ...] = SCENARIOS, profile: Path | None = None) -> dict[str, Any]:
     began = time.monotonic()
     results: dict[str, Any] = {
         "meta": {
@@ -81,6 +122,7 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
             "kernel": platform.release(),
+            "loadavg_before": _loadavg(),
             "plan": plan.__dict__,
         },
         "import_floor_rss_mb": import_floor_rss_mb(),
@@ -88,11 +130,19 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
     startup = _startup_samples(workdir, plan.startup_runs - 1)
     with ServerProcess(workdir) as server:
         startup.append(server.start())
-        results.update(asyncio.run(_scenarios(server, plan)))
+        profiler = _start_profiler(server.pid, profile) if profile else None
+        try:
+            results.update(asyncio.run(_scenarios(server, plan, only, workdir)))
+        finally:
+            if profiler is not None:
+                _stop_profiler(profiler)
         results["peak_rss_mb"] = server.peak_rss_mb()
         results["final_rss_mb"] = server.rss_mb()
+        server.stop()
+        results["server_log"] = server.log_text()
     results["startup"] = {"samples_s": startup, "median_s": statistics.median(startup), "max_s": max(startup)}
     results["meta"]["wall_seconds"] = round(time.monotonic() - began, 1)
+    results["meta"]["loadavg_after"] = _loadavg()
     return results
 
 
@@ -101,18 +151,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a few seconds: smoke-test the harness")
     parser.add_argument("--json-out", type=Path, default=DEFAULT_JSON, help=f"JSON report (default {DEFAULT_JSON})")
     parser.add_argument("--slow-seconds", type=float, help="length of the slow-client scenario (default 60 s)")
+    parser.add_argument("--only", default=",".join(SCENARIOS),
+                        help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)")
+    parser.add_argument("--profile", type=Path, metavar="FILE",
+                        help="sample the server with py-spy (pip install py-spy) into FILE, collapsed stacks")
     args = parser.parse_args(argv)
+    only = tuple(name.strip() for name in args.only.split(","))
+    if unknown := set(only) - set(SCENARIOS):
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     plan = QUICK if args.quick else Plan()
     if args.slow_seconds is not None:
         plan = Plan(**{**plan.__dict__, "slow_seconds": args.slow_seconds})
     with tempfile.TemporaryDirectory(prefix="rpi-ess-bench-") as tmp:
-        results = run(plan, Path(tmp))
+        results = run(plan, Path(tmp), only, args.profile)
+    log = results.pop("server_log")
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    log_path = args.json_out.with_suffix(".server.log")
+    log_path.write_text(log)
+    results["meta"]["server_log"] = str(log_path)
     all_checks = checks(results)
-    title = (f"rpi-ess serve, {results['meta']['cpus']} CPUs, Python {results['meta']['python']}"
-             f"{' (--quick: figures not meaningful)' if args.quick else ''}, {results['meta']['wall_seconds']} s")
+    meta = results["meta"]
+    title = (f"rpi-ess serve, {meta['cpus']} CPUs, Python {meta['python']}, {meta['wall_seconds']} s, "
+             f"load average before/after {meta['loadavg_before'][0]:.2f}/{meta['loadavg_after'][0]:.2f}"
+             f"{' (--quick: figures not meaningful)' if args.quick else ''}")
     print_table(all_checks, title)
     write_json(results, all_checks, args.json_out)
-    print(f"JSON report: {args.json_out}")
+    print(f"JSON report: {args.json_out}; server log: {log_path}")
     return 0
 
 

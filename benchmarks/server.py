@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["ServerProcess", "free_port", "import_floor_rss_mb"]
+__all__ = ["FloorProcess", "ServerProcess", "free_port", "import_floor_rss_mb"]
 
 POLL = 0.005
 START_TIMEOUT = 20.0
@@ -63,19 +63,19 @@ class ServerProcess:
         self.log_path = workdir / f"{name}.log"
         self._process: subprocess.Popen[bytes] | None = None
         self.startup_seconds = float("nan")
+        self.pid = 0
 
-    @property
-    def pid(self) -> int:
-        assert self._process is not None
-        return self._process.pid
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "rpi_ess", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                "--status-socket", self.status_socket]
 
     def start(self) -> float:
         """Start the server; return seconds from process start to accepting a connection."""
-        command = [sys.executable, "-m", "rpi_ess", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--status-socket", self.status_socket]
+        command = self.command()
         with open(self.log_path, "wb") as log:
             started = time.monotonic()
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.pid = self._process.pid
         while time.monotonic() - started < START_TIMEOUT:
             if self._process.poll() is not None:
                 raise RuntimeError(f"server exited with {self._process.returncode}:\n{self.log_tail()}")
@@ -119,3 +119,10 @@ class ServerProcess:
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(ProcessLookupError):
             self.stop()
+
+
+class FloorProcess(ServerProcess):
+    """The minimal forwarder of ``floor.py``, run and measured exactly like the server."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, str(Path(__file__).with_name("floor.py")), str(self.port)]
