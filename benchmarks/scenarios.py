@@ -22,6 +22,7 @@ from .server import ServerProcess
 
 __all__ = ["Bench", "flow_result", "percentile", "rss_growth"]
 
+RSS_SAMPLE_INTERVAL = 0.5
 SETTLE = 0.3  # after configure: reader threads started, framers synced
 DRAIN_TIMEOUT = 2.0  # after the last line is written, wait this long for stragglers
 #: a saturation step passes with no loss, the rate reached, and telemetry this close behind
@@ -145,7 +146,7 @@ class Bench:
         samples = []
         while not writing.done():
             samples.append((round(time.monotonic() - started, 2), self.server.rss_mb()))
-            await asyncio.wait([writing], timeout=1.0)
+            await asyncio.wait([writing], timeout=RSS_SAMPLE_INTERVAL)
         burst = writing.result()
         status = await query_status(self.server.status_socket)
         lines_read = client.lines
