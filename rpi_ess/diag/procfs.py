@@ -62,15 +62,29 @@ def tcp_sockets(ctx: DiagContext, port: int) -> list[TcpSocket]:
     return found
 
 
-def _readlink(path: os.PathLike[str]) -> str | None:
+@dataclass(frozen=True, slots=True)
+class _OpenFile:
+    target: str  # what the kernel names it: a path, or "socket:[INODE]"
+    identity: tuple[int, int] | None  # (st_dev, st_ino) of the file itself, when it can be stat'ed
+
+
+def _identity(path: os.PathLike[str] | str) -> tuple[int, int] | None:
     try:
-        return os.readlink(path)
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _open_file(fd_path: os.PathLike[str]) -> _OpenFile | None:
+    try:
+        return _OpenFile(os.readlink(fd_path), _identity(fd_path))
     except OSError:  # closed meanwhile (listdir's own descriptor always is)
         return None
 
 
-def _processes(ctx: DiagContext) -> Iterator[tuple[Process, list[str]]]:
-    """Each visible process with the targets of its open file descriptors."""
+def _processes(ctx: DiagContext) -> Iterator[tuple[Process, list[_OpenFile]]]:
+    """Each visible process with its open files."""
     proc = ctx.path("/proc")
     try:
         pids = [entry for entry in os.listdir(proc) if entry.isdigit()]
@@ -82,22 +96,31 @@ def _processes(ctx: DiagContext) -> Iterator[tuple[Process, list[str]]]:
             fds = os.listdir(fd_dir)
         except OSError:
             continue  # gone, or not ours to read
-        targets = [target for fd in fds if (target := _readlink(fd_dir / fd)) is not None]
+        files = [found for fd in fds if (found := _open_file(fd_dir / fd)) is not None]
         name = (ctx.read_text(f"/proc/{pid}/comm") or "?").strip()
         cmdline = (ctx.read_text(f"/proc/{pid}/cmdline") or "").replace("\0", " ").strip()
-        yield Process(int(pid), name, cmdline), targets
+        yield Process(int(pid), name, cmdline), files
 
 
 def file_holders(ctx: DiagContext, path: str) -> list[Process]:
     """Other processes that have ``path`` open (a host path, symlinks resolved).
 
-    diag's own process never counts: with --simulate (and in tests) it plays the instruments,
-    which keep their end of each tty open, and it opens nothing before asking.
+    Files are compared by device and inode where both can be stat'ed: a getty in another
+    mount namespace may hold a different ``/dev/pts/0`` than ours. diag's own process never
+    counts: with --simulate (and in tests) it plays the instruments, which keep their end of
+    each tty open, and it opens nothing before asking.
     """
     me = os.getpid()
-    return [process for process, targets in _processes(ctx) if path in targets and process.pid != me]
+    wanted = _identity(ctx.path(path))
+
+    def same(file: _OpenFile) -> bool:
+        if wanted is not None and file.identity is not None:
+            return file.identity == wanted
+        return file.target == path
+
+    return [process for process, files in _processes(ctx) if process.pid != me and any(map(same, files))]
 
 
 def socket_owners(ctx: DiagContext, inodes: set[int]) -> list[Process]:
     wanted = {f"socket:[{inode}]" for inode in inodes}
-    return [process for process, targets in _processes(ctx) if wanted.intersection(targets)]
+    return [process for process, files in _processes(ctx) if wanted.intersection(f.target for f in files)]

@@ -74,9 +74,14 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def real_ctx(tmp_path: Path) -> DiagContext:
+def unused_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def real_ctx(tmp_path: Path, unused_port: int) -> DiagContext:
     """The real host, with no server anywhere: a status socket path and a port nobody uses."""
-    return DiagContext(status_socket=str(tmp_path / "no-server.sock"), port=free_port(), listen=1.5, probe=0.8)
+    return DiagContext(status_socket=str(tmp_path / "no-server.sock"), port=unused_port, listen=1.5, probe=0.8)
 
 
 MakePty = Callable[..., PtyInstrument]
