@@ -7,6 +7,7 @@ re-read at the common baud rates to name the one that works.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from functools import partial
@@ -48,6 +49,19 @@ def _build(ctx: DiagContext, config: DeviceConfig) -> tuple[Sensor, Device]:
     return sensor, create_device(config, sensor)
 
 
+def _identify(ctx: DiagContext, config: DeviceConfig) -> set[str]:
+    """How the server names this device's port (FTDI: once the adapter's tty is found)."""
+    try:
+        device = _build(ctx, config)[1]
+    except (ValueError, DeviceError):
+        return set()  # check_device reports the error
+    keys = port_keys(device.describe)
+    if isinstance(device, SerialDevice):
+        with contextlib.suppress(DeviceError):  # adapter missing: check_device reports it
+            keys |= port_keys(device.port_url()) | port_keys(device.describe)
+    return keys
+
+
 def check_configuration(ctx: DiagContext) -> CheckResult:
     count = len(ctx.devices)
     summary = f"{count} device{'s' if count != 1 else ''} from {ctx.config_source}"
@@ -69,11 +83,7 @@ def plan_device_checks(ctx: DiagContext) -> list[Callable[[DiagContext], CheckRe
     checks: list[Callable[[DiagContext], CheckResult]] = [check_configuration]
     matched: list[int] = []
     for config in ctx.devices:
-        try:
-            keys = port_keys(_build(ctx, config)[1].describe)
-        except (ValueError, DeviceError):
-            keys = set()  # check_device reports the error
-        match = server_device_on(ctx, keys)
+        match = server_device_on(ctx, _identify(ctx, config))
         if match is not None:
             matched.append(id(match))
         checks.append(partial(check_device, config=config, server_device=match))

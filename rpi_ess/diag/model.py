@@ -7,13 +7,24 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GROUPS", "JSON_SCHEMA_ID", "CheckResult", "Report", "Status"]
+__all__ = ["GROUPS", "JSON_SCHEMA_ID", "CheckResult", "Report", "Status", "format_duration"]
 
 #: Group names in report order.
 GROUPS = ("node", "service", "buses", "devices")
 
 #: Bumped only when a field changes meaning or disappears (new fields may be added).
 JSON_SCHEMA_ID = "rpi-ess-diag/1"
+
+
+def format_duration(seconds: float) -> str:
+    """Uptimes and ages as a person reads them: "45 s", "12 min", "3 h 4 min", "2 d 3 h"."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, hours, days = seconds // 60 % 60, seconds // 3600 % 24, seconds // 86400
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 class Status(enum.StrEnum):

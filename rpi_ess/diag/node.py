@@ -9,7 +9,7 @@ from functools import partial
 
 from ..tai import leap_offset, tai_time
 from .context import DiagContext
-from .model import CheckResult, Status
+from .model import CheckResult, Status, format_duration
 
 __all__ = ["NODE_CHECKS"]
 
@@ -55,13 +55,6 @@ def check_os(ctx: DiagContext) -> CheckResult:
     return _result("os", Status.PASS, f"{name}, kernel {kernel}", data={"os": name, "kernel": kernel})
 
 
-def _format_duration(seconds: float) -> str:
-    minutes, _ = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h {minutes} min" if days else f"{hours} h {minutes} min"
-
-
 def check_uptime(ctx: DiagContext) -> CheckResult:
     text = ctx.read_text("/proc/uptime")
     try:
@@ -70,7 +63,7 @@ def check_uptime(ctx: DiagContext) -> CheckResult:
         uptime = None
     if uptime is None:
         return _result("uptime", Status.SKIP, "unknown (/proc/uptime unreadable)")
-    summary = _format_duration(uptime)
+    summary = format_duration(uptime)
     if uptime < RECENT_BOOT_S:
         return _result(
             "uptime", Status.WARN, f"{summary} (rebooted recently)", data={"uptime_s": uptime},

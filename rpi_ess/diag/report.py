@@ -20,14 +20,14 @@ GROUP_TITLES = {"node": "Node", "service": "Service", "buses": "Buses", "devices
 MAX_DETAILS = 8
 
 
-def _group_table(report: Report, group: str) -> Table | None:
+def _group_table(report: Report, group: str, name_width: int) -> Table | None:
     results = [result for result in report.results if result.group == group]
     if not results:
         return None
     table = Table(box=None, show_header=False, padding=(0, 1), title_justify="left", expand=False,
                   title=Text(GROUP_TITLES.get(group, group), style="bold underline"))
     table.add_column("status", no_wrap=True, width=4)
-    table.add_column("check", no_wrap=True, style="cyan")
+    table.add_column("check", no_wrap=True, style="cyan", min_width=name_width)  # groups line up
     table.add_column("result", overflow="fold")
     for result in results:
         table.add_row(Text(str(result.status), style=STYLES[result.status]), result.name, Text(result.summary))
@@ -46,7 +46,8 @@ def render_text(report: Report, console: Console) -> None:
     header = Text.assemble(("rpi-ess diag", "bold"), f"  {report.host}  {stamp}")
     if report.simulated:
         header.append("  (SIMULATED instruments)", style="bold magenta")
-    groups = [table for group in GROUPS if (table := _group_table(report, group)) is not None]
+    name_width = max((len(result.name) for result in report.results), default=0)
+    groups = [table for group in GROUPS if (table := _group_table(report, group, name_width)) is not None]
     console.print(Group(header, *groups))
     counts = report.counts()
     summary = Text.assemble(*(

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..tai import tai_time
 from .context import DiagContext
-from .model import CheckResult, Status
+from .model import CheckResult, Status, format_duration
 from .procfs import TCP_ESTABLISHED, TCP_LISTEN, socket_owners, tcp_sockets
 
 __all__ = ["SERVICE_CHECKS"]
@@ -67,7 +67,7 @@ def check_status(ctx: DiagContext) -> CheckResult:
                        "rpi-ess older than this diag cannot answer the status command.")
     server = status["server"]
     summary = (f"rpi-ess {server.get('version', '?')}, pid {server.get('pid', '?')}, "
-               f"up {server.get('uptime_s', 0.0) / 3600:.1f} h")
+               f"up {format_duration(server.get('uptime_s') or 0.0)}")
     if server.get("simulation_mode"):
         summary += ", SIMULATION mode"
     details = [f"asked via {ctx.status_source}", f"server clock: {server.get('clock', '?')}",

@@ -100,7 +100,8 @@ def fetch_status(ctx: DiagContext) -> None:
 def port_keys(description: str) -> set[str]:
     """Ways to recognise one port: a backend's description (``Serial /dev/ess/wind``) and the
     real paths it names, so a by-id name and its /dev/ttyUSB0 are the same port."""
-    return {description} | {os.path.realpath(token) for token in description.split() if token.startswith("/")}
+    tokens = (token.strip("()") for token in description.split())  # FTDI: "FTDI A10K (/dev/serial/by-id/…)"
+    return {description} | {os.path.realpath(token) for token in tokens if token.startswith("/")}
 
 
 def server_device_on(ctx: DiagContext, keys: set[str]) -> dict[str, Any] | None:

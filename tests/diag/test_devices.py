@@ -166,3 +166,17 @@ def test_nothing_configured_is_skipped(real_ctx: DiagContext) -> None:
     results = check(real_ctx)
     assert results["configuration"].status is Status.SKIP
     assert "node.yaml" in results["configuration"].hint
+
+
+def test_server_ports_match_through_stable_names(tmp_path: Path) -> None:
+    """The server may name an adapter by its by-id link; the node config by its tty: same port."""
+    from rpi_ess.diag.status import port_keys, server_device_on
+
+    tty = tmp_path / "ttyUSB0"
+    tty.write_text("")
+    link = tmp_path / "usb-FTDI_FT232R_USB_UART_A10K1234-if00-port0"
+    link.symlink_to(tty)
+    device = {"name": "TempDome", "port": f"FTDI A10K1234 ({link})"}
+    ctx = DiagContext(server_status={"server": {}, "devices": [device]})
+    assert server_device_on(ctx, port_keys(f"Serial {tty}")) is device
+    assert server_device_on(ctx, port_keys(f"Serial {tmp_path / 'ttyUSB1'}")) is None

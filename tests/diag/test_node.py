@@ -48,7 +48,7 @@ def test_healthy_pi_passes_every_node_check(host: Any) -> None:
     assert results["model"].summary == "Raspberry Pi 4 Model B Rev 1.4"
     assert results["model"].data["raspberry_pi"] is True
     assert results["os"].summary == "Debian GNU/Linux 12 (bookworm), kernel 6.6.31+rpt-rpi-v8"
-    assert results["uptime"].summary == "1 d 0 h 0 min"
+    assert results["uptime"].summary == "1 d 0 h"
     assert results["soc_temperature"].data["celsius"] == pytest.approx(48.25)
     assert results["throttling"].data["source"] == "sysfs get_throttled"
     assert results["network"].summary == "ess-node-3: 10.0.0.7/24"
