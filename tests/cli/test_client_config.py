@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rpi_ess.cli.client import ConfigFileError, load_devices
+from rpi_ess.cli.client import EPILOG, ConfigFileError, load_devices
 from rpi_ess.cli.main import main
 
 DEVICES = [
-    {"name": "TempDome", "sensor_type": "Temperature", "channels": 8, "device_type": "Serial",
-     "serial_port": "/dev/ess/temperature-dome", "baud_rate": 19200},
+    {"name": "TempAux", "sensor_type": "Temperature", "channels": 4, "device_type": "FTDI", "ftdi_id": "SEL4",
+     "baud_rate": 19200},
     {"name": "WindTower", "sensor_type": "Windsonic", "device_type": "FTDI", "ftdi_id": "A1B2", "baud_rate": 9600},
 ]
 
@@ -24,12 +24,7 @@ host: ess-pi-1
 port: 5000
 rate_limit: 0.5
 devices:
-  - name: TempDome
-    sensor_type: Temperature
-    channels: 8
-    device_type: Serial
-    serial_port: /dev/ess/temperature-dome
-    baud_rate: 19200
+  - {name: TempAux, sensor_type: Temperature, channels: 4, device_type: FTDI, ftdi_id: SEL4, baud_rate: 19200}
   - name: WindTower
     sensor_type: Windsonic
     device_type: FTDI
@@ -78,6 +73,13 @@ def test_bad_files_give_a_clear_error_naming_the_file(tmp_path: Path, filename: 
         load_devices(path)
     assert str(info.value).startswith(str(path))
     assert message in str(info.value)
+
+
+def test_the_example_in_the_help_loads(tmp_path: Path) -> None:
+    example = EPILOG.split("Example devices.yaml:\n")[1].split("\nExamples:")[0]
+    path = tmp_path / "devices.yaml"
+    path.write_text(example, encoding="utf-8")
+    assert [device["sensor_type"] for device in load_devices(path)] == ["Temperature"]
 
 
 def test_missing_file(tmp_path: Path) -> None:
