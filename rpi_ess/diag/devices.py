@@ -127,8 +127,8 @@ def _open_hint(message: str) -> str:
     if "permission" in message:
         return "The port needs group dialout: sudo usermod -aG dialout USER, then log in again."
     if "does not exist" in message or "not found" in message:
-        return ("The port is missing: check the adapter's USB cable and the udev names "
-                "(ls -l /dev/ess /dev/serial/by-id; see 'buses' above).")
+        return ("The port is missing: check the adapter's USB cable, its serial number (ftdi_id) and the udev "
+                "names (ls -l /dev/ess /dev/serial/by-id; see 'buses' above).")
     if "busy" in message:
         return "Another program holds the port; see 'buses' above for which one, and stop it."
     return "Check the port setting in the configuration and the adapter (dmesg | tail)."
@@ -158,11 +158,11 @@ def _describe_capture(capture: Capture, sensor: Sensor, port: str) -> tuple[list
         details.append(f"parsed: {capture.values}")
     details += [f"error: {_clip(error)}" for error in capture.errors]
     rate = capture.rate_hz
-    data = {"port": port,
-        "seconds": round(capture.seconds, 3), "bytes": capture.bytes_received, "records": capture.records,
-        "good": capture.good, "errors": capture.error_count, "error_messages": capture.errors,
-        "rate_hz": round(rate, 3) if rate is not None else None, "values": capture.values,
-        "raw_samples": [_shown(sample, sensor.charset) for sample in capture.samples],
+    data = {
+        "port": port, "seconds": round(capture.seconds, 3), "bytes": capture.bytes_received,
+        "records": capture.records, "good": capture.good, "errors": capture.error_count,
+        "error_messages": capture.errors, "rate_hz": round(rate, 3) if rate is not None else None,
+        "values": capture.values, "raw_samples": [_shown(sample, sensor.charset) for sample in capture.samples],
     }
     return details, data
 
@@ -185,7 +185,7 @@ def _probe(config: DeviceConfig, sensor: Sensor, url: str, where: str, seconds: 
         try:
             link = SerialLink.open(url, rate, where)
         except DeviceError:
-            return None
+            continue  # a UART that cannot do this rate
         try:
             capture = listen_link(link, sensor, seconds, tai_time, stop_after=1)
         finally:
@@ -265,10 +265,13 @@ def check_device(ctx: DiagContext, config: DeviceConfig, server_device: dict[str
         return _server_result(name, server_device, "held by rpi-ess: ")
     try:
         sensor, device = _build(ctx, config)
-        url = device.port_url() if isinstance(device, SerialDevice) else None
-    except (ValueError, DeviceError) as e:
+    except (ValueError, DeviceError) as e:  # unknown sensor or chip, a backend's package missing
         return _result(name, Status.FAIL, str(e), data={"source": "config"},
-                       hint="Fix this device's entry in the configuration (sensor_type, device_type, port).")
+                       hint="Fix this device's entry in the configuration, or install what the message names.")
+    try:
+        url = device.port_url() if isinstance(device, SerialDevice) else None
+    except DeviceError as e:  # FTDI: no adapter with this serial number
+        return _open_failed(name, device.describe, e, _open_hint(str(e)))
     window = max(ctx.listen, 2 * sensor.period + 0.5)
     if url is not None and not is_url(url):
         holders = file_holders(ctx, os.path.realpath(url))

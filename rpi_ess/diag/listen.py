@@ -47,10 +47,10 @@ class Capture:
 
     @property
     def rate_hz(self) -> float | None:
-        """Records per second between the first and last record (needs two)."""
-        if self.good < 2 or self.first_time is None or self.last_time is None or self.last_time <= self.first_time:
+        """Lines (good or not) per second between the first and the last one (needs two)."""
+        if self.records < 2 or self.first_time is None or self.last_time is None or self.last_time <= self.first_time:
             return None
-        return (self.good - 1) / (self.last_time - self.first_time)
+        return (self.records - 1) / (self.last_time - self.first_time)
 
     @property
     def garbage(self) -> bool:
@@ -59,6 +59,8 @@ class Capture:
 
     def add(self, sensor: Sensor, record: Record) -> None:
         self.records += 1
+        self.first_time = record.timestamp if self.first_time is None else self.first_time
+        self.last_time = record.timestamp
         if len(self.samples) < MAX_SAMPLES:
             self.samples.append(record.data)
         if record.error is not None:
@@ -70,8 +72,6 @@ class Capture:
             return
         self.good += 1
         self.values = reading.values
-        self.first_time = record.timestamp if self.first_time is None else self.first_time
-        self.last_time = record.timestamp
 
     def _error(self, message: str) -> None:
         self.error_count += 1

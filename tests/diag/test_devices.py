@@ -180,3 +180,13 @@ def test_server_ports_match_through_stable_names(tmp_path: Path) -> None:
     ctx = DiagContext(server_status={"server": {}, "devices": [device]})
     assert server_device_on(ctx, port_keys(f"Serial {tty}")) is device
     assert server_device_on(ctx, port_keys(f"Serial {tmp_path / 'ttyUSB1'}")) is None
+
+
+def test_ftdi_adapter_that_is_not_plugged_in(real_ctx: DiagContext) -> None:
+    ftdi = {"name": "TempDome", "sensor_type": "Temperature", "channels": 4, "device_type": "FTDI",
+            "ftdi_id": "NOPE1234", "baud_rate": 19200}
+    result = check(real_ctx, ftdi)["TempDome"]
+    assert result.status is Status.FAIL
+    assert result.summary == "cannot open FTDI NOPE1234"
+    assert "adapter not found" in result.details[0]
+    assert "ftdi_id" in result.hint
