@@ -9,7 +9,7 @@ the line's sequence number (``C01=0000123.0000`` parses to ``123.0``), so the cl
 match every telemetry line to the instant its instrument line was written.
 
 The ptys behave like a UART, not like a pipe: writes never wait. When the server does not
-drain the tty buffer (about 64 KiB), the lines that do not fit are *lost* (an overrun) and
+drain the tty buffer (about 19 KB on Linux), the lines that do not fit are *lost* (an overrun) and
 counted, and the write that hit the full buffer is counted as a stall.
 """
 
