@@ -182,6 +182,15 @@ def test_server_ports_match_through_stable_names(tmp_path: Path) -> None:
     assert server_device_on(ctx, port_keys(f"Serial {tmp_path / 'ttyUSB1'}")) is None
 
 
+@pytest.fixture(scope="session")
+def libusb_context() -> None:
+    """libusb keeps a process-wide context (a few descriptors) from its first use on: not a leak."""
+    from rpi_ess.devices.interfaces.ftdi import list_usb_adapters
+
+    list_usb_adapters()
+
+
+@pytest.mark.usefixtures("libusb_context")
 def test_ftdi_adapter_that_is_not_plugged_in(real_ctx: DiagContext) -> None:
     ftdi = {"name": "TempDome", "sensor_type": "Temperature", "channels": 4, "device_type": "FTDI",
             "ftdi_id": "NOPE1234", "baud_rate": 19200}
