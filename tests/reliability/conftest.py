@@ -152,20 +152,25 @@ class Resources:
                             if t.is_alive() and not t.name.startswith(EXECUTOR_PREFIX))
         return cls(fds, threads, len(asyncio.all_tasks()))
 
-    def leaks_since(self, before: Resources) -> list[str]:
-        problems = [f"fd {fd} -> {target}" for fd, target in self.fds.items() if before.fds.get(fd) != target]
+    def leaks_since(self, before: Resources, same_fds: bool = True) -> list[str]:
+        """What is open now and was not ``before``; ``same_fds`` False compares only the fd count
+        (for tests that re-plug instruments, whose own ttys then change)."""
+        if same_fds:
+            problems = [f"fd {fd} -> {target}" for fd, target in self.fds.items() if before.fds.get(fd) != target]
+        else:
+            problems = [f"{len(self.fds) - len(before.fds)} more fds"] if len(self.fds) > len(before.fds) else []
         problems += [f"thread {name}" for name in self.threads - before.threads]
         if self.tasks > before.tasks:
             problems.append(f"{self.tasks - before.tasks} more asyncio task(s)")
         return problems
 
 
-async def settle_to(before: Resources, timeout: float = WAIT) -> Resources:
+async def settle_to(before: Resources, timeout: float = WAIT, same_fds: bool = True) -> Resources:
     """Wait until nothing is left beyond ``before``; fail listing what leaked."""
     deadline = time.monotonic() + timeout
     while True:
         now = Resources.now()
-        leaks = now.leaks_since(before)
+        leaks = now.leaks_since(before, same_fds)
         if not leaks:
             return now
         if time.monotonic() > deadline:

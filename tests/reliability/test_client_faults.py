@@ -8,6 +8,7 @@ descriptors, threads and tasks stay bounded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import struct
@@ -58,6 +59,15 @@ async def received_before_close(reader: asyncio.StreamReader) -> bytes:
     except ConnectionResetError:
         pass
     return data
+
+
+async def received_before_close_or_first_line(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await asyncio.wait_for(reader.readuntil(b"\r\n"), WAIT)
+    except asyncio.IncompleteReadError as e:
+        return e.partial
+    except ConnectionResetError:
+        return b""
 
 
 async def status(path: str) -> dict:
@@ -223,6 +233,28 @@ async def test_reconnect_right_after_disconnect_is_accepted(make_server):
     server = await make_server()
     refused = await asyncio.to_thread(_disconnect_and_reconnect, server.port, 200)
     assert refused == 0, f"{refused} of 200 immediate reconnects were refused"
+
+
+@pytest.mark.xfail(strict=True, reason="BUG one_client_server.OneClientServer._rejection_reason: a connection arriving "
+                   "while the previous client's close is still running is refused (the reference accepted it)")
+async def test_reconnect_right_after_closing_is_accepted(make_server):
+    """A client that closes its socket and reconnects at once (a restarted CSC) must get the slot."""
+    server = await make_server()
+    refused = 0
+    for _ in range(20):
+        reader, writer = await raw_connect(server.port)
+        writer.write(b'{"command": "status", "parameters": {}}\r\n')
+        await reader.readuntil(b"\r\n")
+        writer.close()
+        await writer.wait_closed()
+        reader, writer = await raw_connect(server.port)  # before the server has seen the EOF
+        writer.write(b'{"command": "status", "parameters": {}}\r\n')
+        refused += await received_before_close_or_first_line(reader) == b""
+        writer.close()
+        with contextlib.suppress(ConnectionResetError):
+            await writer.wait_closed()
+        await wait_until(lambda: client_slot_free(server), what="the client to be closed")
+    assert refused == 0, f"{refused} of 20 immediate reconnects were refused"
 
 
 @pytest.mark.xfail(strict=True, reason="BUG command_handler.CommandHandler.configure: cancelled while opening "
