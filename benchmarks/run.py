@@ -59,6 +59,12 @@ def _loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
+def _cpu_idle_total() -> tuple[int, int]:
+    """Idle (idle + iowait) and total ticks of all CPUs since boot, from /proc/stat."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks)
+
+
 def _startup_samples(workdir: Path, runs: int) -> list[float]:
     samples = []
     for i in range(runs):
@@ -114,7 +120,7 @@ def _stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
 
 
 def run(plan: Plan, workdir: Path, only: tuple[str, ...] = SCENARIOS, profile: Path | None = None) -> dict[str, Any]:
-    began = time.monotonic()
+    began, (idle_before, total_before) = time.monotonic(), _cpu_idle_total()
     results: dict[str, Any] = {
         "meta": {
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -143,6 +149,8 @@ def run(plan: Plan, workdir: Path, only: tuple[str, ...] = SCENARIOS, profile: P
     results["startup"] = {"samples_s": startup, "median_s": statistics.median(startup), "max_s": max(startup)}
     results["meta"]["wall_seconds"] = round(time.monotonic() - began, 1)
     results["meta"]["loadavg_after"] = _loadavg()
+    idle_after, total_after = _cpu_idle_total()
+    results["meta"]["machine_idle_percent"] = round(100 * (idle_after - idle_before) / (total_after - total_before), 1)
     return results
 
 
@@ -172,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     all_checks = checks(results)
     meta = results["meta"]
     title = (f"rpi-ess serve, {meta['cpus']} CPUs, Python {meta['python']}, {meta['wall_seconds']} s, "
-             f"load average before/after {meta['loadavg_before'][0]:.2f}/{meta['loadavg_after'][0]:.2f}"
+             f"load average before/after {meta['loadavg_before'][0]:.2f}/{meta['loadavg_after'][0]:.2f}, "
+             f"CPUs idle {meta['machine_idle_percent']:g} % of the run"
              f"{' (--quick: figures not meaningful)' if args.quick else ''}")
     print_table(all_checks, title)
     write_json(results, all_checks, args.json_out)
