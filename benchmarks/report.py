@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Check", "checks", "print_table", "write_json"]
+__all__ = ["Check", "checks", "markdown_table", "print_table", "write_json"]
+
+COLUMNS = ("figure", "scenario", "measured", "target", "result", "existing controller", "floor.py")
 
 _OPS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, ">=": operator.ge, "==": operator.eq,
                                                    ">": operator.gt}
@@ -99,19 +101,32 @@ def _text(value: float | None, check: Check) -> str:
     return f"{value:,.{check.digits}f} {check.unit}".strip()
 
 
+def _row(check: Check) -> list[str]:
+    verdict = {True: "PASS", False: "FAIL", None: ""}[check.passed]
+    target = f"{check.target} {check.unit}".strip() if check.target else ""
+    floor = _text(check.floor, check) if check.floor is not None else ""
+    return [check.figure, check.scenario, _text(check.measured, check), target, verdict, check.reference, floor]
+
+
+def markdown_table(all_checks: list[Check], title: str) -> str:
+    """The table as Markdown, to quote a run in docs or an issue."""
+    lines = [title, "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_row(check)).replace("<=", "≤").replace(">=", "≥") + " |" for check in all_checks]
+    return "\n".join(lines) + "\n"
+
+
 def print_table(all_checks: list[Check], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
-    for column in ("figure", "scenario", "measured", "target", "result", "existing controller", "floor.py"):
+    for column in COLUMNS:
         table.add_column(column, justify="right" if column in ("measured", "floor.py") else "left")
+    colours = {"PASS": "[green]PASS[/]", "FAIL": "[red]FAIL[/]", "": ""}
     for check in all_checks:
-        verdict = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: ""}[check.passed]
-        target = f"{check.target} {check.unit}".strip() if check.target else ""
-        floor = _text(check.floor, check) if check.floor is not None else ""
-        table.add_row(check.figure, check.scenario, _text(check.measured, check), target, verdict, check.reference,
-                      floor)
+        row = _row(check)
+        row[4] = colours[row[4]]
+        table.add_row(*row)
     console = Console()
     if not console.is_terminal:
         console = Console(width=150)  # a log file or pipe: do not wrap at 80 columns

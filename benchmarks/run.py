@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as a script: benchmarks/run.py
     __package__ = "benchmarks"
 
 from .instruments import InstrumentProcess
-from .report import checks, print_table, write_json
+from .report import checks, markdown_table, print_table, write_json
 from .scenarios import Bench
 from .server import FloorProcess, ServerProcess, import_floor_rss_mb
 
@@ -185,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
              f"{' (--quick: figures not meaningful)' if args.quick else ''}")
     print_table(all_checks, title)
     write_json(results, all_checks, args.json_out)
-    print(f"JSON report: {args.json_out}; server log: {log_path}")
+    args.json_out.with_suffix(".md").write_text(markdown_table(all_checks, title))
+    print(f"JSON report: {args.json_out} (table in Markdown: {args.json_out.with_suffix('.md')}); "
+          f"server log: {log_path}")
     return 0
 
 
