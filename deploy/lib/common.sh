@@ -56,3 +56,14 @@ time_step() {
     printf '%s %ss %s\n' "$name" "$((end - start))" "$(date -Is)" >>"$OUT_DIR/timings.txt"
     log "$name took $((end - start)) s"
 }
+
+# build_wheel DEST_DIR: the rpi_ess wheel, built from a copy of just the package sources, so that large
+# build outputs lying in the checkout (deploy/out, .venv) are never scanned by the build backend.
+build_wheel() {
+    local src
+    src=$(mktemp -d)
+    cp -a "$REPO_DIR/pyproject.toml" "$REPO_DIR/README.md" "$REPO_DIR/rpi_ess" "$src/"
+    rm -rf "$1" && mkdir -p "$1"
+    "${PYTHON:-python3}" -m pip wheel -q --no-deps -w "$1" "$src"
+    rm -rf "$src"
+}

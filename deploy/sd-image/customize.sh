@@ -61,10 +61,16 @@ cat >"$root/etc/fstab" <<'FSTAB'
 LABEL=RASPIROOT /              ext4 rw,noatime                                   0 1
 LABEL=RASPIFIRM /boot/firmware vfat rw,noatime,nofail,x-systemd.device-timeout=15s 0 2
 FSTAB
-# The Pi firmware's kernel command line (raspi-firmware writes /boot/firmware/cmdline.txt from this).
+# The Pi firmware's kernel command line: raspi-firmware regenerates /boot/firmware/cmdline.txt from
+# /etc/default/raspi-firmware on kernel upgrades; patch today's copy rather than rebuild the initramfs.
 sed -i 's/^#\?ROOTPART=.*/ROOTPART=LABEL=RASPIROOT/' "$root/etc/default/raspi-firmware"
 grep -q '^ROOTPART=' "$root/etc/default/raspi-firmware" || echo 'ROOTPART=LABEL=RASPIROOT' >>"$root/etc/default/raspi-firmware"
-in_root update-initramfs -u -k all
+cmdline=$root/boot/firmware/cmdline.txt
+if [ -e "$cmdline" ]; then
+    sed -i 's#root=[^ ]*#root=LABEL=RASPIROOT#' "$cmdline"
+else
+    echo 'console=tty0 console=ttyS1,115200 root=LABEL=RASPIROOT rw fsck.repair=yes net.ifnames=0 rootwait' >"$cmdline"
+fi
 
 # Verify the unit where its ExecStart really exists.
 in_root systemd-analyze verify /etc/systemd/system/rpi-ess.service

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Real Ansible run against a throw-away Debian node on this machine, then idempotency checks.
+#
+# The node is a Debian root (mmdebstrap) booted with systemd-nspawn: its own systemd, sshd on 127.0.0.1 and the
+# host's network, so the role runs over SSH exactly as against a Pi and the service really starts.
+#   1st run: installs and starts rpi-ess; the ESS port must then serve telemetry (smoke client)
+#   2nd run: must report changed=0
+#   3rd run: one setting changed -> changed>0 and the service restarted (new main PID)
+#   4th run: changed=0 again
+# Usage: sudo deploy/ansible/test-local.sh     (needs: mmdebstrap, systemd-container, ansible-core, ssh)
+source "$(dirname "$0")/../lib/common.sh"
+
+ANSIBLE_DIR=$DEPLOY_DIR/ansible
+require_root
+require_tool mmdebstrap mmdebstrap
+require_tool systemd-nspawn systemd-container
+require_tool ssh openssh-client
+require_tool ansible-playbook "ansible-core (pip)"
+
+target_tar=$OUT_DIR/ansible-target-$SUITE.tar
+work=$(mktemp -d "$OUT_DIR/ansible-test.XXXXXX")
+root=$work/root
+nspawn_pid=
+cleanup() {
+    if [ -n "$nspawn_pid" ]; then
+        kill -TERM "$nspawn_pid" 2>/dev/null || true   # orderly container shutdown
+        wait "$nspawn_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+[ -e "$target_tar" ] || mmdebstrap --mode=root --variant=minbase \
+    --include=systemd,systemd-sysv,dbus,udev,openssh-server,python3,python3-venv,libusb-1.0-0,ca-certificates \
+    "$SUITE" "$target_tar" ${MIRROR:+"$MIRROR"}
+mkdir "$root" && tar -xf "$target_tar" -C "$root"
+
+ssh_port=$(free_port)
+ess_port=$(free_port)
+ssh-keygen -q -t ed25519 -N '' -f "$work/key"
+install -d -m 0700 "$root/root/.ssh" && cp "$work/key.pub" "$root/root/.ssh/authorized_keys"
+printf 'Port %s\nListenAddress 127.0.0.1\n' "$ssh_port" >"$root/etc/ssh/sshd_config.d/test.conf"
+echo rpi-ess-ansible-test >"$root/etc/hostname"
+ca=""
+if ca=$(host_ca_bundle); then cp "$ca" "$root/etc/ssl/certs/host-ca.crt"; fi
+
+systemd-nspawn -D "$root" --boot --register=no --keep-unit --console=passive \
+    --machine="rpi-ess-test-$$" >"$work/nspawn.log" 2>&1 &
+nspawn_pid=$!
+
+# The wheel the role installs: built from this checkout.
+build_wheel "$OUT_DIR/wheel"
+
+cat >"$work/inventory.ini" <<INV
+[ess_nodes]
+testnode ansible_host=127.0.0.1 ansible_port=$ssh_port ansible_user=root
+
+[ess_nodes:vars]
+ansible_ssh_private_key_file=$work/key
+ansible_ssh_common_args=-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+ansible_python_interpreter=/usr/bin/python3
+rpi_ess_batch_size=1
+rpi_ess_port=$ess_port
+rpi_ess_health_host=127.0.0.1
+rpi_ess_wheel=$(ls "$OUT_DIR"/wheel/rpi_ess-*.whl)
+INV
+extra_vars=(-e "{\"rpi_ess_extras\": [], \"rpi_ess_pip_environment\": {${ca:+\"PIP_CERT\": \"/etc/ssl/certs/host-ca.crt\"}}}")
+
+node() { ssh -q -i "$work/key" -p "$ssh_port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o BatchMode=yes -o ConnectTimeout=5 root@127.0.0.1 "$@"; }
+for _ in $(seq 60); do node true 2>/dev/null && break; sleep 2; done
+node true || die "the test node did not come up (see $work/nspawn.log)"
+
+# play RUN_NAME SERVE_ARGS -> prints the recap's changed= count
+play() {
+    local log=$OUT_DIR/ansible-$1.log
+    ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 ansible-playbook -i "$work/inventory.ini" "${extra_vars[@]}" \
+        -e "rpi_ess_serve_args='$2'" "$ANSIBLE_DIR/site.yml" >"$log" 2>&1 \
+        || { tail -20 "$log" >&2; node journalctl -u rpi-ess.service -n 30 --no-pager >&2 || true
+             die "ansible run $1 failed (log: $log)"; }
+    grep -E '^testnode +:' "$log" | sed -E 's/.*changed=([0-9]+).*failed=([0-9]+).*/\1/'
+}
+main_pid() { node systemctl show -p MainPID --value rpi-ess.service; }
+args="--simulate --host 127.0.0.1 --port $ess_port"
+
+changed=$(play 1-install "$args")
+log "run 1: changed=$changed"
+[ "$changed" -gt 0 ] || die "first run changed nothing"
+[ "$(node systemctl is-active rpi-ess.service)" = active ] || die "rpi-ess.service not active after run 1"
+python3 "$DEPLOY_DIR/smoke_client.py" --port "$ess_port" --telemetry 3 --timeout 60 | tail -1
+pid1=$(main_pid)
+
+changed=$(play 2-idempotent "$args")
+log "run 2: changed=$changed"
+[ "$changed" -eq 0 ] || die "second run was not idempotent (changed=$changed)"
+[ "$(main_pid)" = "$pid1" ] || die "service restarted although nothing changed"
+
+changed=$(play 3-change "$args --log-level DEBUG")
+log "run 3: changed=$changed"
+[ "$changed" -gt 0 ] || die "changed setting not applied"
+[ "$(main_pid)" != "$pid1" ] || die "service not restarted after a setting changed"
+
+changed=$(play 4-idempotent "$args --log-level DEBUG")
+log "run 4: changed=$changed"
+[ "$changed" -eq 0 ] || die "fourth run was not idempotent (changed=$changed)"
+node systemctl status --no-pager rpi-ess.service | head -12
+log "ansible test PASSED: install, health check, idempotent re-run, restart only on change"
