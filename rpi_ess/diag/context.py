@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..server.status_socket import default_status_socket_path
 from .timex import KernelClock, read_kernel_clock
 
 if TYPE_CHECKING:
@@ -61,11 +62,6 @@ def run_command(argv: Sequence[str], timeout: float) -> CommandResult | None:
     return CommandResult(done.returncode, done.stdout)
 
 
-def default_status_socket() -> str:
-    runtime = os.environ.get("RUNTIME_DIRECTORY")
-    return str(Path(runtime.split(":")[0]) / "status.sock") if runtime else "/run/rpi-ess/status.sock"
-
-
 @dataclass
 class DiagContext:
     """Options and host access for one diagnostic run."""
@@ -79,7 +75,7 @@ class DiagContext:
     config_errors: list[str] = field(default_factory=list)
     listen: float = 3.0  # seconds each device is listened to
     probe: float = 1.5  # seconds per baud rate when probing
-    status_socket: str = field(default_factory=default_status_socket)
+    status_socket: str = field(default_factory=default_status_socket_path)
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     unit: str = DEFAULT_UNIT

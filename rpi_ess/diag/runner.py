@@ -29,6 +29,7 @@ CheckFunction = Callable[[DiagContext], CheckResult | Iterable[CheckResult]]
 MAX_WORKERS = 16
 #: Slack on top of the longest device listen + baud probe before a check counts as hung.
 DEADLINE_MARGIN = 10.0
+SLOW_INSTRUMENT = 5.0
 
 
 def _check_name(check: CheckFunction) -> str:
@@ -69,7 +70,7 @@ def diagnose(ctx: DiagContext, groups: Sequence[str] = GROUPS) -> Report:
     """Ask the server first (the device checks need to know what it holds), then run everything."""
     started = time.monotonic()
     generated = time.time()
-    if {"service", "devices"} & set(groups):
+    if set(groups) - {"node"}:  # service, buses and devices all need to know what the server holds
         fetch_status(ctx)
     checks: list[tuple[str, CheckFunction]] = []
     for group, functions in (("node", NODE_CHECKS), ("service", SERVICE_CHECKS), ("buses", BUS_CHECKS)):
@@ -77,6 +78,8 @@ def diagnose(ctx: DiagContext, groups: Sequence[str] = GROUPS) -> Report:
             checks += [(group, function) for function in functions]
     if "devices" in groups:
         checks += [("devices", check) for check in plan_device_checks(ctx)]
-    budget = max(ctx.listen, ctx.probe) * (len(BAUD_RATES) + 1) + DEADLINE_MARGIN
+    # A safety net for a hung driver, never reached by a working check: listen, then probe every rate,
+    # each window stretched for slow instruments (two periods of up to 2.5 s).
+    budget = (max(ctx.listen, ctx.probe) + SLOW_INSTRUMENT) * (len(BAUD_RATES) + 1) + DEADLINE_MARGIN
     results = run_checks(ctx, checks, budget)
     return Report(results, socket.gethostname(), generated, time.monotonic() - started, ctx.simulated)

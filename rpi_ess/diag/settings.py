@@ -11,6 +11,8 @@ from .context import DiagContext
 
 __all__ = ["build_context"]
 
+WILDCARDS = ("", "0.0.0.0", "::")
+
 
 def build_context(args: argparse.Namespace) -> DiagContext:
     """Options win over the node configuration, which wins over the defaults."""
@@ -29,5 +31,7 @@ def build_context(args: argparse.Namespace) -> DiagContext:
         found = DeviceList(source=f"{node_source} (no devices listed)")
     ctx.devices, ctx.config_source, ctx.config_errors = found.devices, found.source, node_errors + found.errors
     ctx.port = args.port if args.port is not None else node.port
+    if node.host not in WILDCARDS:  # the server listens on one address only
+        ctx.host = node.host
     ctx.status_socket = args.status_socket or node.status_socket or ctx.status_socket
     return ctx

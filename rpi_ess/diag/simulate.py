@@ -21,14 +21,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..simulation.i2c import emulate_devices
+from ..devices import DeviceError
+from ..devices.interfaces.i2c import I2cDevice
+from ..sensors import create_sensor
+from ..simulation.i2c import EmulatedBuses, emulate_devices
 from ..simulation.instruments import create_simulator
 from ..simulation.pty import PtyInstrument
 from .config import parse_devices
 from .context import DiagContext
 from .status import StatusError, query_status
+
+if TYPE_CHECKING:
+    from ..server.config import DeviceConfig
 
 __all__ = ["BaudSensitiveSource", "LiveServer", "SimulatedInstrument", "SimulatedNode", "garble"]
 
@@ -196,6 +202,25 @@ class LiveServer:
                 pass
 
 
+def _readable(config: DeviceConfig, buses: EmulatedBuses) -> bool:
+    """False for an emulated chip whose driver is not installed (a plain ``pip install rpi-ess``).
+
+    On a real node a missing driver is a FAIL; in the simulated node the chip is only left
+    out (the bus scan still shows it).
+    """
+    if config.device_type != "I2C":
+        return True
+    device = I2cDevice(config, create_sensor(config.sensor_type, config.channels), bus_factory=buses)
+    try:
+        device.open()
+    except DeviceError as e:
+        log.info("simulated %s left out: %s", config.name, e)
+        return False
+    finally:
+        device.close()
+    return True
+
+
 class SimulatedNode:
     """Context manager: start the simulated node and point a :class:`DiagContext` at it."""
 
@@ -231,8 +256,9 @@ class SimulatedNode:
                 served.append(entry)
         ctx = self.ctx
         found = parse_devices(entries, "simulated node")
-        ctx.devices, ctx.config_source, ctx.config_errors = found.devices, found.source, found.errors
         ctx.i2c_buses = emulate_devices(found.devices)
+        ctx.devices = [config for config in found.devices if _readable(config, ctx.i2c_buses)]
+        ctx.config_source, ctx.config_errors = found.source, found.errors
         ctx.i2c_bus_numbers = sorted({config.i2c_bus for config in found.devices if config.device_type == "I2C"})
         ctx.serial_ports = [pty.slave_path for pty in self._ptys]
         ctx.alias_dirs = [str(links)]
