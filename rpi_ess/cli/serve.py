@@ -14,6 +14,9 @@ __all__ = ["register", "run"]
 
 log = logging.getLogger("rpi_ess.serve")
 SHUTDOWN_TIMEOUT = 2.0
+#: exit status after a client's `exit` command: a clean stop, but not one an operator asked for, so
+#: the systemd unit restarts it (RestartForceExitStatus=75) while SIGTERM (status 0) stops for good
+EXIT_REQUESTED = 75
 
 
 def register(sub: Any) -> None:
@@ -103,7 +106,7 @@ async def serve(args: argparse.Namespace, node: Any) -> int:
     except TimeoutError:
         log.warning("Shutdown took longer than %.0f s", SHUTDOWN_TIMEOUT)
     await asyncio.gather(*helpers, stop_task, return_exceptions=True)
-    return 0
+    return EXIT_REQUESTED if server.exit_requested else 0
 
 
 async def _watchdog(sdnotify: Any) -> None:

@@ -80,6 +80,12 @@ class LineFramer:
             self._last_byte_time = now
         return records
 
+    def flush_in(self, now: float) -> float | None:
+        """Seconds until a pending record is due for :meth:`flush_idle`; None if none is pending."""
+        if self.idle_flush is None or not self._buffer:
+            return None
+        return max(0.0, self._last_byte_time + self.idle_flush - now)
+
     def flush_idle(self, now: float) -> list[Record]:
         """Complete a pending record if the line has been idle for ``idle_flush`` seconds."""
         if self.idle_flush is None or not self._buffer or now - self._last_byte_time < self.idle_flush:

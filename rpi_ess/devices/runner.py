@@ -26,7 +26,7 @@ __all__ = ["DeviceRunner", "DeviceStats", "RunnerSettings"]
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.1  # seconds between checks for stop / re-plug while waiting to reopen
-READ_SLICE = 0.25  # longest single blocking read, so stop requests are seen quickly
+READ_SLICE = 1.0  # longest single read call; stop() interrupts it at once, silence is checked after it
 
 
 class PowerCycler(Protocol):
@@ -112,7 +112,7 @@ class DeviceRunner:
         self._opened = True
 
     def start(self) -> None:
-        self.stats.state = "streaming"
+        self.stats.state = "opening"  # "streaming" once records arrive
         self.stats._window_start = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"rpi-ess-{self.name}", daemon=True)
         self._thread.start()
@@ -134,35 +134,41 @@ class DeviceRunner:
         """Supervisor: a crash of the read loop (a bug) is logged, counted and restarted with backoff."""
         delay = self.settings.backoff_min
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self._read_loop()
                 return
-            except Exception:
+            except Exception as e:
+                if time.monotonic() - started > 60.0:
+                    delay = self.settings.backoff_min  # it had been running fine: a new fault
                 self.stats.restarts += 1
                 self.log.exception("Reader of %s crashed; restart %d in %.1f s",
                                    self.device.describe, self.stats.restarts, delay)
                 self._close()
+                try:
+                    self._fail(f"{self.device.describe}: internal error: {e!r}"[:500])
+                except Exception:
+                    self.log.exception("Could not report the crash of %s", self.device.describe)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.settings.backoff_max)
 
     def _read_loop(self) -> None:
-        last_data = time.monotonic()
+        last_data = last_open = time.monotonic()
+        read_slice = min(READ_SLICE, self.settings.silence_timeout / 2)  # silence is noticed on time
         while not self._stop.is_set():
             try:
                 if not self._opened:
                     self._reopen()
-                    last_data = time.monotonic()
+                    last_open = time.monotonic()
+                    if self.stats.state != "silent":  # a fresh port; a silent one stays silent
+                        last_data = last_open
                     continue
-                records = self.device.read(READ_SLICE)
+                records = self.device.read(read_slice)
             except DeviceError as e:
                 self._fail(str(e))
                 self._close()
                 continue
-            except Exception as e:  # a bug in a backend must not end the thread
-                self.log.exception("Unexpected error reading %s", self.device.describe)
-                self._fail(f"{self.device.describe}: internal error: {e!r}")
-                self._close()
-                continue
+            # any other exception is a bug: _run's supervisor logs it and restarts with backoff
             now = time.monotonic()
             if records:
                 last_data = now
@@ -172,8 +178,8 @@ class DeviceRunner:
             elif now - last_data >= self.settings.silence_timeout:
                 self.stats.state = "silent"
                 self._fail(f"{self.device.describe}: no data for {now - last_data:.1f} s")
-                if now - last_data >= 2 * self.settings.silence_timeout:
-                    self._close()  # maybe the port went stale: reopen it
+                if now - last_open >= 2 * self.settings.silence_timeout:
+                    self._close()  # maybe the port went stale: reopen it (at most once per 2 timeouts)
 
     def _send(self, record: Record, now: float) -> None:
         sensor = self.sensor
@@ -218,7 +224,6 @@ class DeviceRunner:
 
     def _reopen(self) -> None:
         """Try to reopen with exponential backoff; returns when open or stopping."""
-        self.stats.state = "reopening"
         delay = self.settings.backoff_min
         failures = 0
         was_present = self.device.present()
@@ -228,6 +233,7 @@ class DeviceRunner:
                 self.device.open()
             except DeviceError as e:
                 failures += 1
+                self.stats.state = "reopening"
                 message = str(e)
                 self._fail(message)
                 if self.relay is not None and failures % self.settings.relay_after == 0:
@@ -235,7 +241,8 @@ class DeviceRunner:
             else:
                 self._opened = True
                 self.stats.reopens += 1
-                self.stats.state = "streaming"
+                if failures:
+                    self.stats.state = "opening"  # "streaming" again once records arrive
                 self.log.info("%s reopened after %d failed attempt(s)", self.device.describe, failures)
                 return
             deadline = time.monotonic() + delay

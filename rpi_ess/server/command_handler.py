@@ -49,6 +49,7 @@ class CommandHandler:
         }
         self._relays: dict[int, Any] = {}
         self._stop_task: asyncio.Future[None] | None = None
+        self._cleanups: set[asyncio.Future[None]] = set()
 
     @property
     def started(self) -> bool:
@@ -166,11 +167,15 @@ class CommandHandler:
         """Open every device in parallel; return the failures with their reasons."""
         loop = asyncio.get_running_loop()
         tasks = [asyncio.ensure_future(loop.run_in_executor(None, r.open)) for r in runners]
-        _, pending = await asyncio.wait(tasks, timeout=OPEN_TIMEOUT)
+        try:
+            _, pending = await asyncio.wait(tasks, timeout=OPEN_TIMEOUT)
+        except asyncio.CancelledError:  # the client went away mid-configure: close what still opens
+            self._close_late_opens(list(zip(runners, tasks, strict=True)))
+            raise
         failures: dict[DeviceRunner, str] = {}
+        self._close_late_opens([(r, t) for r, t in zip(runners, tasks, strict=True) if t in pending])
         for runner, task in zip(runners, tasks, strict=True):
             if task in pending:
-                task.cancel()
                 failures[runner] = f"{runner.device.describe}: open timed out after {OPEN_TIMEOUT:.0f} s"
             elif (error := task.exception()) is not None:
                 if isinstance(error, DeviceError):
@@ -179,6 +184,21 @@ class CommandHandler:
                     self.log.error("Unexpected error opening %s", runner.device.describe, exc_info=error)
                     failures[runner] = f"{runner.device.describe}: {error!r}"
         return failures
+
+    def _close_late_opens(self, pairs: list[tuple[DeviceRunner, asyncio.Future[None]]]) -> None:
+        """Opens that were abandoned (timeout, cancelled configure) still run in their threads:
+        close each port once its open returns, so nothing is left open."""
+        if not pairs:
+            return
+
+        async def close_when_opened() -> None:
+            await asyncio.gather(*(task for _, task in pairs), return_exceptions=True)
+            opened = [r for r, task in pairs if not task.cancelled() and task.exception() is None]
+            await self._stop_runners(opened)
+
+        cleanup = asyncio.ensure_future(close_when_opened())
+        self._cleanups.add(cleanup)
+        cleanup.add_done_callback(self._cleanups.discard)
 
     async def _stop_runners(self, runners: list[DeviceRunner]) -> None:
         loop = asyncio.get_running_loop()
@@ -193,6 +213,8 @@ class CommandHandler:
         task = self.begin_stop()
         if task is not None:
             await asyncio.shield(task)
+        if self._cleanups:  # ports of an abandoned configure still closing
+            await asyncio.shield(asyncio.gather(*self._cleanups, return_exceptions=True))
 
     def begin_stop(self) -> asyncio.Future[None] | None:
         """Start stopping the devices (if running) without waiting; returns the stop in progress."""

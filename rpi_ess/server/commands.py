@@ -29,7 +29,12 @@ class CommandError(Exception):
         self.message = message
 
 
+MAX_MESSAGE = 4000  # characters; an error line must stay far below the client's 64 KiB line limit
+
+
 def error_response(code: ResponseCode, message: str) -> dict[str, Any]:
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 3] + "..."
     return {"response": int(code), "message": message}
 
 

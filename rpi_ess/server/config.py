@@ -46,8 +46,23 @@ class ConfigError(ValueError):
     """Invalid ``configure`` payload; ``errors`` lists every problem found."""
 
     def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
+        shown = errors[:MAX_ERRORS]
+        more = f"; ... and {len(errors) - MAX_ERRORS} more error(s)" if len(errors) > MAX_ERRORS else ""
+        super().__init__("; ".join(shown) + more)
         self.errors = errors
+
+
+MAX_SHOWN = 40  # characters of a bad value echoed back, so an error never outgrows the request
+MAX_ERRORS = 20  # errors listed in one response; the rest are counted
+
+
+def _show(value: Any) -> str:
+    """Short, always-printable repr of a client-supplied value for an error message."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too large to print
+        text = f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN - 3]}..."
 
 
 def _is_int(value: Any) -> bool:
@@ -65,7 +80,7 @@ class _DeviceChecker:
 
     def __init__(self, index: int, entry: dict[str, Any]) -> None:
         name = entry.get("name")
-        self.label = f"devices[{index}]" + (f" ({name!r})" if isinstance(name, str) else "")
+        self.label = f"devices[{index}]" + (f" ({_show(name)})" if isinstance(name, str) else "")
         self.entry = entry
         self.errors: list[str] = []
 
@@ -79,7 +94,7 @@ class _DeviceChecker:
                 self.error(key, "is required")
             return None
         if not isinstance(value, str) or not value.strip():
-            self.error(key, f"must be a non-empty string, got {value!r}")
+            self.error(key, f"must be a non-empty string, got {_show(value)}")
             return None
         return value
 
@@ -88,7 +103,7 @@ class _DeviceChecker:
         if value is None:
             return None
         if not _is_int(value) or not low <= value <= high:
-            self.error(key, f"must be an integer from {low} to {high}, got {value!r}")
+            self.error(key, f"must be an integer from {low} to {high}, got {_show(value)}")
             return None
         return int(value)
 
@@ -97,14 +112,14 @@ class _DeviceChecker:
         if value is None:
             return None
         if not _is_number(value) or not low <= value <= high:
-            self.error(key, f"must be a number from {low} to {high}, got {value!r}")
+            self.error(key, f"must be a number from {low} to {high}, got {_show(value)}")
             return None
         return float(value)
 
     def choice(self, key: str, choices: tuple[str, ...] | list[str]) -> str | None:
         value = self.string(key, required=True)
         if value is not None and value not in choices:
-            self.error(key, f"must be one of {', '.join(choices)}; got {value!r}")
+            self.error(key, f"must be one of {', '.join(choices)}; got {_show(value)}")
             return None
         return value
 
@@ -135,7 +150,7 @@ def _parse_device(index: int, entry: Any, sensor_types: tuple[str, ...]) -> tupl
     relay_pin = check.integer("power_relay_pin", 0, 53)
     for key, types in _CSC_KEYS.items():
         if key in entry and (not isinstance(entry[key], types) or isinstance(entry[key], bool)):
-            check.error(key, f"must be of type {'/'.join(t.__name__ for t in types)}, got {entry[key]!r}")
+            check.error(key, f"must be of type {'/'.join(t.__name__ for t in types)}, got {_show(entry[key])}")
     if device_type == "I2C" and chip is not None and sensor_type is not None:
         check.errors.extend(f"{check.label}: {problem}" for problem in _i2c_problems(chip, sensor_type, address))
     if check.errors:
@@ -156,7 +171,7 @@ def _address(check: _DeviceChecker) -> int | None:
         try:
             value = int(value, 0)
         except ValueError:
-            check.error("address", f"must be an integer or a hex string like '0x44', got {value!r}")
+            check.error("address", f"must be an integer or a hex string like '0x44', got {_show(value)}")
             return None
         check.entry = {**check.entry, "address": value}
     return check.integer("address", 0x03, 0x77)
@@ -180,7 +195,7 @@ def parse_configuration(
     """
     if not isinstance(configuration, dict):
         raise ConfigError([f"configuration must be an object, got {type(configuration).__name__}"])
-    errors = [f"configuration: unexpected key {key!r} (only 'devices' is allowed)"
+    errors = [f"configuration: unexpected key {_show(key)} (only 'devices' is allowed)"
               for key in configuration if key != "devices"]
     devices = configuration.get("devices")
     if not isinstance(devices, list) or not devices:
@@ -196,7 +211,7 @@ def parse_configuration(
     seen: set[str] = set()
     for config in configs:
         if config.name in seen:
-            errors.append(f"configuration: duplicate device name {config.name!r}")
+            errors.append(f"configuration: duplicate device name {_show(config.name)}")
         seen.add(config.name)
     if errors:
         raise ConfigError(errors)

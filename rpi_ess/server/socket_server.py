@@ -70,6 +70,7 @@ class SocketServer(OneClientReadLoopServer):
         self._client_address = ""
         self._background: set[asyncio.Task[Any]] = set()
         self._status_server: Any = None
+        self.exit_requested = False  # set by the `exit` command (serve then exits with EXIT_REQUESTED)
         node = self.node_config
         super().__init__(
             host=host,
@@ -175,6 +176,7 @@ class SocketServer(OneClientReadLoopServer):
 
     def schedule_exit(self) -> None:
         """Shut the whole server down after the current command returns (``exit``)."""
+        self.exit_requested = True
         self._spawn(self.close())
 
     def _spawn(self, coro: Any) -> None:

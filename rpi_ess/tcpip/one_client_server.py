@@ -124,6 +124,7 @@ class OneClientServer(BaseClientOrServer):
             self._handler_tasks.add(task)
             task.add_done_callback(self._handler_tasks.discard)
         host, where = peer_address(writer.get_extra_info("peername"))
+        await self._let_departing_client_go()
         reason = self._rejection_reason(host)
         if reason is not None:
             level = logging.INFO if self._has_client or self._closing else logging.WARNING
@@ -147,6 +148,28 @@ class OneClientServer(BaseClientOrServer):
             await self.close_client()
             return
         await self.call_connect_callback()
+
+    def _client_departing(self) -> bool:
+        """The current client has hung up (EOF seen) or is being closed: its slot is about to free."""
+        writer, reader = self.writer, self.reader
+        return self._has_client and (
+            writer is None or writer.is_closing() or (reader is not None and reader.at_eof())
+        )
+
+    async def _let_departing_client_go(self) -> None:
+        """A client that reconnects at once (a restarted CSC) must not be refused because the
+        server has not yet finished with its old connection: finish closing that one first,
+        as the reference did by looking at the old stream's EOF."""
+        if not self._client_departing():
+            return
+        if self.writer is not None and not self.writer.is_closing():
+            closer = asyncio.ensure_future(self.close_client())  # the read loop may not have seen EOF yet
+            self._handler_tasks.add(closer)
+            closer.add_done_callback(self._handler_tasks.discard)
+        deadline = self._loop.time() + CLOSE_TIMEOUT * 3
+        # a short poll bounded by the deadline; the flag is owned by the close path
+        while self._has_client and not self._closing and self._loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
     def _rejection_reason(self, host: str) -> str | None:
         """Why a new connection from ``host`` must be closed, or None to accept it."""

@@ -13,8 +13,6 @@ import json
 import socket
 import struct
 
-import pytest
-
 from rpi_ess.server.node_config import NodeConfig
 from rpi_ess.server.telemetry import WRITE_BUFFER_LIMIT
 
@@ -235,8 +233,6 @@ async def test_reconnect_right_after_disconnect_is_accepted(make_server):
     assert refused == 0, f"{refused} of 200 immediate reconnects were refused"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG one_client_server.OneClientServer._rejection_reason: a connection arriving "
-                   "while the previous client's close is still running is refused (the reference accepted it)")
 async def test_reconnect_right_after_closing_is_accepted(make_server):
     """A client that closes its socket and reconnects at once (a restarted CSC) must get the slot."""
     server = await make_server()
@@ -257,8 +253,6 @@ async def test_reconnect_right_after_closing_is_accepted(make_server):
     assert refused == 0, f"{refused} of 20 immediate reconnects were refused"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG command_handler.CommandHandler.configure: cancelled while opening "
-                   "(close_client cancels the read loop), it never stops the runners whose open() completes")
 async def test_commands_pipelined_after_disconnect_leave_nothing_open(make_instrument, make_server):
     """``disconnect`` then ``configure`` in one packet: the configure may run or not, but no port stays open."""
     server = await make_server(simulation_mode=0)

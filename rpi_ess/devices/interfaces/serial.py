@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 import termios
 import threading
 import time
@@ -36,7 +37,8 @@ __all__ = ["PortReader", "SerialDevice", "SerialLink", "open_error_reason"]
 
 log = logging.getLogger(__name__)
 
-#: Longest single blocking pyserial read: bounds how late a stop request is noticed.
+#: Longest single blocking read on backends that cannot be interrupted (URLs, pyftdi):
+#: bounds how late a stop request is noticed there. Ttys are interrupted at once.
 PORT_TIMEOUT = 0.1
 #: Writes (SPS30 commands) that cannot leave within this time mean a dead port.
 WRITE_TIMEOUT = 1.0
@@ -155,13 +157,31 @@ class SerialLink:
         except Exception as e:  # a chip or backend that refuses: slower, but it still works
             log.warning("%s: could not set the FTDI latency timer to 1 ms: %s", self.where, e)
 
-    def read_chunk(self) -> bytes:
-        """One blocking read (up to PORT_TIMEOUT) of everything that has arrived; b"" if nothing."""
+    def read_chunk(self, timeout: float = PORT_TIMEOUT) -> bytes:
+        """One blocking read (up to ``timeout``) of everything that has arrived; b"" if nothing.
+
+        A tty is waited on directly (select on the port and pyserial's cancel pipe, then one
+        os.read of all that is waiting: two system calls per line, and a long ``timeout``
+        costs no idle wake-ups because :meth:`interrupt` cancels the wait). Other backends
+        (URLs, pyftdi) use pyserial's read with the port's own short timeout.
+        """
+        fd = getattr(self.port, "fd", None)
+        abort = getattr(self.port, "pipe_abort_read_r", None)
         try:
-            size = GREEDY_READ if self._greedy else max(1, self.port.in_waiting)
-            return self.port.read(size)
+            if fd is None or abort is None:
+                size = GREEDY_READ if self._greedy else max(1, self.port.in_waiting)
+                return self.port.read(size)
+            ready, _, _ = select.select([fd, abort], [], [], timeout)
+            if abort in ready:
+                os.read(abort, 1000)  # consume the cancel request
+            if fd not in ready:
+                return b""
+            data = os.read(fd, GREEDY_READ)
         except PORT_ERRORS as e:
             raise self._lost(e) from e
+        if not data:  # readable but empty: the other end of the tty is gone
+            raise self._lost(OSError(errno.EIO, "device reports data ready but returned none (unplugged?)"))
+        return data
 
     def write(self, data: bytes) -> None:
         try:
@@ -239,7 +259,9 @@ class LineReader:
         while True:
             if self.link.take_interrupt():
                 return []
-            chunk = self.link.read_chunk()
+            wait = deadline - time.monotonic()
+            flush_in = self.framer.flush_in(self.clock())
+            chunk = self.link.read_chunk(max(0.0, wait if flush_in is None else min(wait, flush_in)))
             now = self.clock()  # right after the bytes arrived, not before the wait
             records = self.framer.feed(chunk, now) if chunk else []
             records += self.framer.flush_idle(now)
