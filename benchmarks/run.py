@@ -59,6 +59,16 @@ def _loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
+def _source_version() -> str:
+    """Which server was measured: the commit of the checkout, '+dirty' with uncommitted changes."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty=+dirty"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
 def _cpu_idle_total() -> tuple[int, int]:
     """Idle (idle + iowait) and total ticks of all CPUs since boot, from /proc/stat."""
     ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -129,6 +139,7 @@ def run(plan: Plan, workdir: Path, only: tuple[str, ...] = SCENARIOS, profile: P
             "cpus": os.cpu_count(),
             "kernel": platform.release(),
             "loadavg_before": _loadavg(),
+            "source": _source_version(),
             "plan": plan.__dict__,
         },
         "import_floor_rss_mb": import_floor_rss_mb(),
@@ -179,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     results["meta"]["server_log"] = str(log_path)
     all_checks = checks(results)
     meta = results["meta"]
-    title = (f"rpi-ess serve, {meta['cpus']} CPUs, Python {meta['python']}, {meta['wall_seconds']} s, "
+    title = (f"rpi-ess serve ({meta['source']}), {meta['cpus']} CPUs, Python {meta['python']}, "
+             f"{meta['wall_seconds']} s, "
              f"load average before/after {meta['loadavg_before'][0]:.2f}/{meta['loadavg_after'][0]:.2f}, "
              f"CPUs idle {meta['machine_idle_percent']:g} % of the run"
              f"{' (--quick: figures not meaningful)' if args.quick else ''}")

@@ -28,6 +28,7 @@ DRAIN_TIMEOUT = 2.0  # after the last line is written, wait this long for stragg
 #: a saturation step passes with no loss, the rate reached, and telemetry this close behind
 SATURATION_MAX_P99_MS = 50.0
 SATURATION_MIN_ACHIEVED = 0.95
+_PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
 _DROP_LOG = re.compile(r"WARNING.*dropped", re.IGNORECASE)
 
 
@@ -59,7 +60,7 @@ def flow_result(burst: Burst, arrivals: Mapping[str, Mapping[int, float]], names
         "lines_lost": missing + burst.overruns,
         "overruns": burst.overruns,
         "write_stalls": burst.stalls,
-        "latency_ms": {key: percentile(latencies, q) * 1e3 for key, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0))},
+        "latency_ms": {key: percentile(latencies, q) * 1e3 for key, q in _PERCENTILES},
     }
 
 
