@@ -24,6 +24,16 @@ Examples:
 """
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 3600:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds, got {text}")
+    return value
+
+
 def register(subparsers: Any) -> None:
     from ..diag.model import GROUPS
 
@@ -43,7 +53,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config", metavar="FILE", help="YAML/JSON file with a 'devices' list to check "
                         "(overrides the node configuration's devices)")
     parser.add_argument("--node-config", metavar="FILE", help="node configuration (default /etc/rpi-ess/node.yaml)")
-    parser.add_argument("--listen", type=float, default=3.0, metavar="SECONDS",
+    parser.add_argument("--listen", type=_seconds, default=3.0, metavar="SECONDS",
                         help="how long to listen to each instrument (default 3)")
     parser.add_argument("--status-socket", metavar="PATH",
                         help="the server's status socket (default: node configuration, else "
@@ -64,9 +74,6 @@ def run(args: argparse.Namespace) -> int:
     from ..diag.settings import build_context
     from ..diag.simulate import SimulatedNode
 
-    if args.listen <= 0:
-        print("rpi-ess diag: --listen must be positive", file=sys.stderr)
-        return 2
     ctx = build_context(args)
     simulate = args.simulate or args.simulate_faults
     groups = tuple(args.only or GROUPS)

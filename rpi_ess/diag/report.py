@@ -65,8 +65,6 @@ def to_json_data(value: Any) -> Any:
         return {str(key): to_json_data(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [to_json_data(item) for item in value]
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
     return value
 
 

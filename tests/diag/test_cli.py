@@ -113,9 +113,12 @@ def test_unreadable_node_configuration_is_a_failure(tmp_path: Path, capsys: pyte
     assert "not valid YAML" in report["checks"][0]["details"][0]
 
 
-def test_bad_listen_time_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diag", "--listen", "0"]) == 2
-    assert "--listen must be positive" in capsys.readouterr().err
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_bad_listen_time_is_refused(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["diag", "--listen", value])
+    assert exit_info.value.code == 2
+    assert "--listen" in capsys.readouterr().err
 
 
 def make_report() -> Report:

@@ -115,7 +115,7 @@ def test_silent_device_in_the_server_fails(tmp_path: Path, make_pty: Any) -> Non
         server.stop()
     mast = results["LightningMast"]
     assert mast.status is Status.FAIL
-    assert mast.summary == "LD250, held by rpi-ess: silent, no record yet"
+    assert mast.summary.startswith("LD250, held by rpi-ess: silent"), mast
     assert "TX goes to our RX" in mast.hint
     assert telemetry.status is Status.FAIL
 
