@@ -156,3 +156,38 @@ def test_json_is_strict_and_non_finite_values_become_null() -> None:
     assert data["summary"] == {"PASS": 1, "WARN": 1, "FAIL": 1, "SKIP": 1}
     assert data["checks"][2]["data"]["values"] == [1.5, None, None]
     assert data["checks"][2]["details"] == [f"line {n}" for n in range(10)]
+
+
+def test_port_busy_in_a_live_server_text_and_json(tmp_path: Path, make_pty: Any,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from rpi_ess.diag.simulate import LiveServer
+
+    pty = make_pty("wind", "Windsonic", period=0.1)
+    quiet = make_pty("quiet")
+    devices = [{"name": "WindTower", "sensor_type": "Windsonic", "device_type": "Serial", "serial_port": pty.port,
+                "baud_rate": 9600},
+               {"name": "LightningMast", "sensor_type": "LD250", "device_type": "Serial",
+                "serial_port": quiet.port, "baud_rate": 19200}]
+    config = tmp_path / "devices.yaml"
+    config.write_text(yaml.safe_dump({"devices": devices}))
+    server = LiveServer(devices[:1], str(tmp_path / "status.sock")).start()
+    try:
+        server.wait_streaming(2, 15.0)
+        argv = ["--only", "service", "--only", "devices", "--config", str(config), "--listen", "1",
+                "--status-socket", server.status_socket, "--port", str(server.port)]
+        text_code = main(["diag", "--no-color", *argv])
+        text = capsys.readouterr().out
+        code, report = run_json(capsys, *argv)
+    finally:
+        server.stop()
+    assert text_code == code == 1  # the silent LD250
+    lines = [line.strip() for line in text.splitlines()]
+    assert any(line.startswith("PASS  WindTower") and "held by rpi-ess: streaming" in line for line in lines)
+    assert any(line.startswith("FAIL  LightningMast") and "SILENT" in line for line in lines)
+    assert any(line.startswith("PASS  client") for line in lines)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["WindTower"]["status"] == "PASS"
+    assert checks["WindTower"]["data"]["source"] == "server"
+    assert checks["WindTower"]["data"]["server"]["state"] == "streaming"
+    assert checks["LightningMast"]["data"]["source"] == "listen"
+    assert checks["status"]["data"]["source"] == f"status socket {server.status_socket}"
