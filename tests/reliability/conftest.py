@@ -12,6 +12,7 @@ import json
 import math
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -114,6 +115,23 @@ async def telemetry_until(
             raise AssertionError(f"timed out; got {len(lines)} telemetry lines, last: {lines[-3:]}")
         lines.append(await client.telemetry(remaining))
     return lines
+
+
+async def client_gone(server: Any, interval: float = 0.02) -> None:
+    """Wait until the previous client is fully closed, so a new connection will be accepted."""
+    await wait_until(lambda: not server._has_client, what="the server to finish closing its client",
+                     interval=interval)
+
+
+async def received_until_closed(reader: asyncio.StreamReader) -> bytes:
+    """Everything the server sent before closing: FIN, RST (our data was left unread) or a TLS alert."""
+    data = b""
+    try:
+        while chunk := await asyncio.wait_for(reader.read(65536), WAIT):
+            data += chunk
+    except (ConnectionResetError, ssl.SSLError):
+        pass
+    return data
 
 
 def by_name(lines: list[dict[str, Any]], name: str, code: int | None = None) -> list[dict[str, Any]]:

@@ -21,19 +21,16 @@ from .conftest import (
     Resources,
     assert_contiguous,
     by_name,
+    client_gone,
     configure_line,
     numbers,
     raw_connect,
+    received_until_closed,
     serial_entry,
     settle_to,
     telemetry_until,
     wait_until,
 )
-
-
-def client_slot_free(server) -> bool:
-    """The previous client is fully closed: a new connection will be accepted."""
-    return not server._has_client
 
 
 async def reset(writer: asyncio.StreamWriter) -> None:
@@ -46,17 +43,6 @@ async def reset(writer: asyncio.StreamWriter) -> None:
 def shrink_send_buffer(server) -> None:
     """Small kernel buffers (a Pi on a congested link): backpressure shows within a second."""
     server.writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-
-
-async def received_before_close(reader: asyncio.StreamReader) -> bytes:
-    """Everything the server sent before closing (FIN, or RST because our command was unread)."""
-    data = b""
-    try:
-        while chunk := await asyncio.wait_for(reader.read(65536), WAIT):
-            data += chunk
-    except ConnectionResetError:
-        pass
-    return data
 
 
 async def received_before_close_or_first_line(reader: asyncio.StreamReader) -> bytes:
@@ -95,7 +81,7 @@ async def test_half_open_client_is_dropped_and_the_next_one_served(make_instrume
         await asyncio.sleep(0.3)
     await wait_until(lambda: not server.connected and not server.command_handler.runners,
                      what="the silent client to be dropped and its devices stopped")
-    await wait_until(lambda: client_slot_free(server), what="the client slot to be free")
+    await client_gone(server)
     fresh = await configured_client(server, connect, serial_entry("T", pty.port))
     assert_contiguous(await telemetry_until(fresh, lambda lines: len(lines) >= 20))
     assert await silent.at_eof()
@@ -153,7 +139,7 @@ async def test_abrupt_disconnect_during_writes(make_instrument, make_server, con
         await wait_until(lambda: server.writer is not None and server.writer.transport.get_write_buffer_size() > 0,
                          what="telemetry backed up in the server")
         await reset(writer)  # while the server is writing
-        await wait_until(lambda: client_slot_free(server), what="the server to drop the reset client")
+        await client_gone(server)
     survivor = await configured_client(server, connect, serial_entry("T", pty.port))
     assert_contiguous(await telemetry_until(survivor, lambda lines: len(lines) >= 50))
 
@@ -181,7 +167,7 @@ async def test_thousand_connect_disconnect_cycles_leak_nothing(make_instrument, 
         else:
             writer.close()
             await writer.wait_closed()
-        await wait_until(lambda: client_slot_free(server), what=f"cycle {i} to be closed", interval=0.001)
+        await client_gone(server, interval=0.001)
 
     await cycle(3)  # warm up: executor threads, lazily imported modules
     await wait_until(lambda: not server.command_handler.runners, what="warm-up devices to stop")
@@ -202,7 +188,7 @@ async def test_second_client_is_refused_and_the_first_loses_nothing(make_instrum
     for _ in range(20):
         reader, writer = await raw_connect(server.port)
         writer.write(b"heartbeat\r\n" + configure_line(serial_entry("T", pty.port)))
-        assert await received_before_close(reader) == b""
+        assert await received_until_closed(reader) == b""
         writer.close()
     after = await telemetry_until(first, lambda lines: len(lines) >= 20)
     assert_contiguous(before + after)
@@ -249,7 +235,7 @@ async def test_reconnect_right_after_closing_is_accepted(make_server):
         writer.close()
         with contextlib.suppress(ConnectionResetError):
             await writer.wait_closed()
-        await wait_until(lambda: client_slot_free(server), what="the client to be closed")
+        await client_gone(server)
     assert refused == 0, f"{refused} of 20 immediate reconnects were refused"
 
 
@@ -262,9 +248,9 @@ async def test_commands_pipelined_after_disconnect_leave_nothing_open(make_instr
     for _ in range(5):
         reader, writer = await raw_connect(server.port)
         writer.write(b'{"command": "disconnect", "parameters": {}}\r\n' + configure_line(serial_entry("T", pty.port)))
-        await received_before_close(reader)
+        await received_until_closed(reader)
         writer.close()
         await writer.wait_closed()
-        await wait_until(lambda: client_slot_free(server), what="the client to be closed")
+        await client_gone(server)
     await wait_until(lambda: not server.command_handler.runners, what="devices to stop")
     await settle_to(before)

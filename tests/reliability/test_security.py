@@ -19,22 +19,15 @@ from rpi_ess.server.node_config import DeviceAllowList, NodeConfig, TlsSettings
 from rpi_ess.server.socket_server import SocketServer
 
 from .conftest import (
-    WAIT,
     assert_contiguous,
+    client_gone,
     configure_line,
     raw_connect,
+    received_until_closed,
     serial_entry,
     telemetry_until,
     vm_rss_kib,
 )
-
-
-async def refused_without_a_byte(reader: asyncio.StreamReader) -> bool:
-    """The server closed (FIN, RST or TLS alert) without sending any line."""
-    try:
-        return await asyncio.wait_for(reader.read(), WAIT) == b""
-    except (ConnectionResetError, ssl.SSLError):
-        return True
 
 
 def fds_on(path: str) -> int:
@@ -115,7 +108,7 @@ async def test_client_allow_list(make_server, connect, allowed, served):
     if served:
         assert (await client.response())[1]["response"] == 0
     else:
-        assert await refused_without_a_byte(client.reader)
+        assert await received_until_closed(client.reader) == b""
         assert not server.connected
 
 
@@ -233,20 +226,12 @@ async def tls_session_works(server, connect, pki: Pki, pty, cert=None) -> None:
     assert await client.at_eof()
 
 
-async def wait_slot_free(server) -> None:
-    for _ in range(500):
-        if not server._has_client:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("client slot still taken")
-
-
 async def test_tls_client_works_and_plain_client_is_refused(make_instrument, make_server, connect, pki):
     pty, _ = make_instrument("T", 0.02)
     server = await make_server(simulation_mode=0, node_config=NodeConfig(tls=pki.settings(client_ca=False)))
     plain = await connect(server.port)
     await plain.command("status")
-    assert await refused_without_a_byte(plain.reader)
+    assert await received_until_closed(plain.reader) == b""
     await tls_session_works(server, connect, pki, pty)
 
 
@@ -259,9 +244,9 @@ async def test_client_certificate_required_when_client_ca_is_set(make_instrument
         except (ssl.SSLError, ConnectionResetError):
             continue  # refused during the handshake (TLS 1.2)
         await client.send(configure_line(serial_entry("T", pty.port)))
-        assert await refused_without_a_byte(client.reader)  # TLS 1.3: refused right after it
+        assert await received_until_closed(client.reader) == b""  # TLS 1.3: refused right after it
         assert not server.command_handler.runners
-    await wait_slot_free(server)
+    await client_gone(server)
     await tls_session_works(server, connect, pki, pty, cert=pki.client)
 
 

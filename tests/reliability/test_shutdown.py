@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from rpi_ess.cli.serve import EXIT_REQUESTED
+
 from .conftest import WAIT, NumberedLines, configure_line, serial_entry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,6 +181,28 @@ def test_sigterm_during_configure(serve, unanswered_port, tmp_path) -> None:
         answer = read_to_eof(stream)
     assert server.proc.returncode == 0 and elapsed < EXIT_BOUND
     assert answer == b"" or answer.startswith(b'{"response": 11'), answer  # cut short, or the open failed first
+
+
+def test_exit_command_ends_serve_with_a_restartable_status(serve) -> None:
+    """Any client holding the slot may send ``exit``: the node must come back by itself, so the
+    status differs from a SIGTERM stop (0) and the systemd unit restarts on it."""
+    server = serve()
+    sock, stream = client(server.port)
+    with sock, stream:
+        sock.sendall(b'{"command": "exit", "parameters": {}}\r\n')
+        assert read_to_eof(stream) == b""
+    assert server.proc.wait(EXIT_BOUND) == EXIT_REQUESTED
+
+
+def test_systemd_unit_restarts_after_an_exit_command() -> None:
+    """systemd restarts a non-zero exit under Restart=on-failure/always unless told it is a success."""
+    unit = (ROOT / "deploy" / "systemd" / "rpi-ess.service").read_text()
+    settings = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#"))
+    status = str(EXIT_REQUESTED)
+    forced = status in settings.get("RestartForceExitStatus", "").split()
+    restarts = settings.get("Restart") in ("on-failure", "always") and not any(
+        status in settings.get(key, "").split() for key in ("SuccessExitStatus", "RestartPreventExitStatus"))
+    assert forced or restarts
 
 
 def test_serve_runs_unprivileged(serve) -> None:
