@@ -72,6 +72,13 @@ async def configured_client(server, connect, *devices, **kwargs):
     return client
 
 
+async def still_serves(server, connect, pty, lines: int):
+    """A new client configures the instrument and gets ``lines`` consecutive readings."""
+    client = await configured_client(server, connect, serial_entry("T", pty.port))
+    assert_contiguous(await telemetry_until(client, lambda got: len(got) >= lines))
+    return client
+
+
 async def test_half_open_client_is_dropped_and_the_next_one_served(make_instrument, make_server, connect):
     server = await make_server(simulation_mode=0, node_config=NodeConfig(heartbeat_timeout=1.0))
     pty, _ = make_instrument("T", 0.01)
@@ -82,8 +89,7 @@ async def test_half_open_client_is_dropped_and_the_next_one_served(make_instrume
     await wait_until(lambda: not server.connected and not server.command_handler.runners,
                      what="the silent client to be dropped and its devices stopped")
     await client_gone(server)
-    fresh = await configured_client(server, connect, serial_entry("T", pty.port))
-    assert_contiguous(await telemetry_until(fresh, lambda lines: len(lines) >= 20))
+    await still_serves(server, connect, pty, 20)
     assert await silent.at_eof()
 
 
@@ -140,8 +146,7 @@ async def test_abrupt_disconnect_during_writes(make_instrument, make_server, con
                          what="telemetry backed up in the server")
         await reset(writer)  # while the server is writing
         await client_gone(server)
-    survivor = await configured_client(server, connect, serial_entry("T", pty.port))
-    assert_contiguous(await telemetry_until(survivor, lambda lines: len(lines) >= 50))
+    await still_serves(server, connect, pty, 50)
 
 
 async def test_thousand_connect_disconnect_cycles_leak_nothing(make_instrument, make_server, connect):
@@ -176,8 +181,7 @@ async def test_thousand_connect_disconnect_cycles_leak_nothing(make_instrument, 
         await cycle(i)
     await wait_until(lambda: not server.command_handler.runners, what="devices to stop")
     await settle_to(before)
-    survivor = await configured_client(server, connect, serial_entry("T", pty.port))
-    assert_contiguous(await telemetry_until(survivor, lambda lines: len(lines) >= 10))
+    await still_serves(server, connect, pty, 10)
 
 
 async def test_second_client_is_refused_and_the_first_loses_nothing(make_instrument, make_server, connect):
