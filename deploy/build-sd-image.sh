@@ -7,6 +7,7 @@
 # Output: deploy/out/rpi-ess-sd.img.xz + .sha256 (and the uncompressed .img, kernel and initrd for
 #         deploy/smoke-test.sh). Flash: xzcat rpi-ess-sd.img.xz | dd of=/dev/mmcblk0 bs=4M conv=fsync
 # No loop devices: the partitions are made as files (mkfs.vfat + mtools, mkfs.ext4 -d) and joined with dd.
+# MIRROR=<url> uses another Debian mirror; KEEP_WORK=1 keeps deploy/out/sd-work (the root directory).
 source "$(dirname "$0")/lib/common.sh"
 
 config=${1:-}
@@ -78,9 +79,15 @@ compress() {
     (cd "$OUT_DIR" && sha256sum "$(basename "$img.xz")" >"$(basename "$img.xz").sha256")
 }
 
-time_step "sd-rootfs" build_rootfs
-time_step "sd-assemble" assemble
-time_step "sd-compress" compress
-rm -rf "$work"
+# STAGES lets a developer redo the later stages on a kept root directory (e.g. STAGES="assemble compress").
+for stage in ${STAGES:-rootfs assemble compress}; do
+    case $stage in
+        rootfs) time_step "sd-rootfs" build_rootfs ;;
+        assemble) time_step "sd-assemble" assemble ;;
+        compress) time_step "sd-compress" compress ;;
+        *) die "unknown stage $stage" ;;
+    esac
+done
+[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 log "SD image: $img.xz ($(du -h "$img.xz" | cut -f1) compressed, $(du -h --apparent-size "$img" | cut -f1) raw)"
 cat "$img.xz.sha256"

@@ -10,16 +10,21 @@ in_root() { chroot "$root" "$@"; }
 # rpi_ess and its Pi extras, built from this checkout inside the arm64 root (wheels for aarch64).
 mkdir -p "$root/tmp/rpi-ess-src"
 cp -a "$REPO_DIR/pyproject.toml" "$REPO_DIR/README.md" "$REPO_DIR/rpi_ess" "$root/tmp/rpi-ess-src/"
-pip_env=()
+# A clean environment (no PIP_* settings of the build host); the host's resolver and, behind a TLS proxy,
+# its CA bundle. The image's own resolv.conf (a link to systemd-resolved's stub) is put back afterwards.
+pip_env=(PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root)
 if [ -n "${HOST_CA:-}" ]; then
     cp "$HOST_CA" "$root/tmp/host-ca.crt"
-    pip_env=(PIP_CERT=/tmp/host-ca.crt)
+    pip_env+=(PIP_CERT=/tmp/host-ca.crt)
 fi
-in_root env "${pip_env[@]}" sh -ec '
+mv "$root/etc/resolv.conf" "$root/etc/resolv.conf.image"
+cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+in_root env -i "${pip_env[@]}" sh -ec '
     python3 -m venv /opt/rpi-ess
     /opt/rpi-ess/bin/pip install --no-cache-dir --upgrade pip wheel
     /opt/rpi-ess/bin/pip install --no-cache-dir "/tmp/rpi-ess-src[pi]"
     /opt/rpi-ess/bin/rpi-ess --help >/dev/null'
+mv -f "$root/etc/resolv.conf.image" "$root/etc/resolv.conf"
 rm -rf "$root/tmp/rpi-ess-src" "$root/tmp/host-ca.crt"
 
 # Service account with access to serial, I2C and GPIO devices.

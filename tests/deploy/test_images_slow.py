@@ -1,0 +1,31 @@
+"""Build the arm64 OCI and SD-card images and smoke-test both under qemu (tens of minutes, root).
+
+Run with: sudo .venv/bin/python -m pytest -m slow tests/deploy/test_images_slow.py
+(the same as `sudo deploy/build-all.sh`; see docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+DEPLOY = Path(__file__).parents[2] / "deploy"
+TOOLS = ("buildah", "mmdebstrap", "qemu-aarch64-static", "qemu-system-aarch64", "umoci", "mcopy", "mkfs.vfat",
+         "sfdisk")
+
+
+@pytest.mark.slow
+def test_build_images_and_smoke_test_under_qemu():
+    missing = [name for name in TOOLS if shutil.which(name) is None]
+    if missing or os.geteuid() != 0:
+        pytest.skip(f"needs root and {', '.join(missing) or 'nothing else'} (see docs/deployment.md)")
+    result = subprocess.run([str(DEPLOY / "build-all.sh")], capture_output=True, text=True, timeout=3 * 3600,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-6000:]
+    assert "smoke test (all) PASSED" in result.stderr
+    assert (DEPLOY / "out" / "rpi-ess-arm64.oci.tar").exists()
+    assert (DEPLOY / "out" / "rpi-ess-sd.img.xz.sha256").exists()
