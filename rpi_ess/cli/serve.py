@@ -15,7 +15,7 @@ __all__ = ["register", "run"]
 log = logging.getLogger("rpi_ess.serve")
 SHUTDOWN_TIMEOUT = 2.0
 #: exit status after a client's `exit` command: a clean stop, but not one an operator asked for, so
-#: the systemd unit restarts it (RestartForceExitStatus=75) while SIGTERM (status 0) stops for good
+#: the unit's Restart=on-failure restarts the service, while SIGTERM (status 0) stops it for good
 EXIT_REQUESTED = 75
 
 
@@ -77,6 +77,10 @@ async def serve(args: argparse.Namespace, node: Any) -> int:
     from .. import sdnotify
     from ..server.socket_server import SocketServer
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # before listening: no window without a clean stop
+        loop.add_signal_handler(signum, stop.set)
     server = SocketServer(
         name="rpi-ess",
         host=args.host if args.host is not None else node.host,
@@ -87,10 +91,6 @@ async def serve(args: argparse.Namespace, node: Any) -> int:
         status_socket=_status_socket(args, node.status_socket),
     )
     await server.start_task
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     helpers = [asyncio.create_task(_watchdog(sdnotify))]
     if node.status_led_pin is not None:
         helpers.append(asyncio.create_task(_status_led(server, node.status_led_pin)))

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
@@ -30,6 +32,40 @@ if TYPE_CHECKING:
 __all__ = ["CommandHandler"]
 
 OPEN_TIMEOUT = 5.0  # seconds for all devices to open; keeps configure well inside the heartbeat limit
+CLEANUP_WAIT = 0.5  # seconds a client close waits for ports of an abandoned configure to close
+
+
+def in_daemon_thread(loop: asyncio.AbstractEventLoop, function: Callable[[], None], name: str) -> asyncio.Future[None]:
+    """Run a blocking device call in its own daemon thread.
+
+    Not the default executor: an open stuck in the kernel (a network port that never
+    answers) must not hold up the process exit on SIGTERM, and one stuck device must not
+    use up a shared pool.
+    """
+    future: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+    def run() -> None:
+        try:
+            function()
+        except BaseException as e:
+            error: BaseException | None = e
+        else:
+            error = None
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:  # the loop is gone (shutdown): nobody is waiting any more
+            pass
+
+    threading.Thread(target=run, name=f"rpi-ess-{name}", daemon=True).start()
+    return future
 
 
 class CommandHandler:
@@ -166,7 +202,7 @@ class CommandHandler:
     async def _open_all(self, runners: list[DeviceRunner]) -> dict[DeviceRunner, str]:
         """Open every device in parallel; return the failures with their reasons."""
         loop = asyncio.get_running_loop()
-        tasks = [asyncio.ensure_future(loop.run_in_executor(None, r.open)) for r in runners]
+        tasks = [in_daemon_thread(loop, r.open, f"open-{r.name}") for r in runners]
         try:
             _, pending = await asyncio.wait(tasks, timeout=OPEN_TIMEOUT)
         except asyncio.CancelledError:  # the client went away mid-configure: close what still opens
@@ -202,7 +238,7 @@ class CommandHandler:
 
     async def _stop_runners(self, runners: list[DeviceRunner]) -> None:
         loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(None, r.stop) for r in reversed(runners)))
+        await asyncio.gather(*(in_daemon_thread(loop, r.stop, f"stop-{r.name}") for r in reversed(runners)))
 
     async def stop_devices(self) -> None:
         """Stop telemetry and close every device (part of closing the client).
@@ -213,8 +249,8 @@ class CommandHandler:
         task = self.begin_stop()
         if task is not None:
             await asyncio.shield(task)
-        if self._cleanups:  # ports of an abandoned configure still closing
-            await asyncio.shield(asyncio.gather(*self._cleanups, return_exceptions=True))
+        if self._cleanups:  # ports of an abandoned configure: give them a moment, never wait on a stuck open
+            await asyncio.wait(self._cleanups, timeout=CLEANUP_WAIT)
 
     def begin_stop(self) -> asyncio.Future[None] | None:
         """Start stopping the devices (if running) without waiting; returns the stop in progress."""
