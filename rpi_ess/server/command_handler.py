@@ -111,9 +111,13 @@ class CommandHandler:
                 raise CommandError(ResponseCode.DEVICE_NOT_ALLOWED, "; ".join(refused))
         runners = [self._make_runner(config) for config in configs]
         failures = await self._open_all(runners)
+        if failures and self.node_config.open_failures == "retry":
+            for runner in [r for r, (_, retryable) in failures.items() if retryable]:
+                self.log.warning("%s: starting without its port (%s); retrying in the background",
+                                 runner.name, failures.pop(runner)[0])
         if failures:
             await self._stop_runners([r for r in runners if r not in failures])
-            message = "; ".join(f"{r.name}: {reason}" for r, reason in failures.items())
+            message = "; ".join(f"{r.name}: {reason}" for r, (reason, _) in failures.items())
             self.log.warning("configure failed, nothing left running: %s", message)
             raise CommandError(ResponseCode.DEVICE_OPEN_ERROR, message)
         self.runners = runners
@@ -199,8 +203,11 @@ class CommandHandler:
                 self._relays[pin] = None
         return self._relays[pin]
 
-    async def _open_all(self, runners: list[DeviceRunner]) -> dict[DeviceRunner, str]:
-        """Open every device in parallel; return the failures with their reasons."""
+    async def _open_all(self, runners: list[DeviceRunner]) -> dict[DeviceRunner, tuple[str, bool]]:
+        """Open every device in parallel; return the failures: (reason, whether the runner may retry it).
+
+        An open that timed out is not retryable: it may still complete in its thread.
+        """
         loop = asyncio.get_running_loop()
         tasks = [in_daemon_thread(loop, r.open, f"open-{r.name}") for r in runners]
         try:
@@ -208,17 +215,17 @@ class CommandHandler:
         except asyncio.CancelledError:  # the client went away mid-configure: close what still opens
             self._close_late_opens(list(zip(runners, tasks, strict=True)))
             raise
-        failures: dict[DeviceRunner, str] = {}
+        failures: dict[DeviceRunner, tuple[str, bool]] = {}
         self._close_late_opens([(r, t) for r, t in zip(runners, tasks, strict=True) if t in pending])
         for runner, task in zip(runners, tasks, strict=True):
             if task in pending:
-                failures[runner] = f"{runner.device.describe}: open timed out after {OPEN_TIMEOUT:.0f} s"
+                failures[runner] = (f"{runner.device.describe}: open timed out after {OPEN_TIMEOUT:.0f} s", False)
             elif (error := task.exception()) is not None:
                 if isinstance(error, DeviceError):
-                    failures[runner] = str(error)
+                    failures[runner] = (str(error), True)
                 else:
                     self.log.error("Unexpected error opening %s", runner.device.describe, exc_info=error)
-                    failures[runner] = f"{runner.device.describe}: {error!r}"
+                    failures[runner] = (f"{runner.device.describe}: {error!r}", False)
         return failures
 
     def _close_late_opens(self, pairs: list[tuple[DeviceRunner, asyncio.Future[None]]]) -> None:

@@ -79,6 +79,9 @@ class NodeConfig:
     status_socket: str | None = None
     status_led_pin: int | None = None
     max_queue_per_device: int = 200
+    #: a device that cannot be opened at configure: "refuse" the configure (code 11, nothing runs), or
+    #: "retry": start it anyway; it sends code-10 lines and is reopened with backoff until it appears
+    open_failures: str = "refuse"
     tls: TlsSettings | None = None
     allowed_devices: DeviceAllowList = field(default_factory=DeviceAllowList)
     devices: tuple[Mapping[str, Any], ...] = ()  # this node's instruments (diag, serve --config)
@@ -130,6 +133,9 @@ def node_config_from_dict(data: Mapping[str, Any]) -> NodeConfig:
             value = float(value)
         elif expected is not None and not isinstance(value, expected):
             errors.append(f"server.{key} must be of type {expected.__name__}, got {value!r}")
+            continue
+        if key == "open_failures" and value not in ("refuse", "retry"):
+            errors.append(f"server.open_failures must be 'refuse' or 'retry', got {value!r}")
             continue
         kwargs[key] = value
     tls = server.get("tls")

@@ -73,3 +73,33 @@ async def test_unplugged_instrument_recovers_while_others_keep_streaming(make_se
     finally:
         for instrument in instruments:
             instrument.close()
+
+
+async def test_retry_policy_starts_without_a_missing_instrument(make_server, clients, tmp_path):
+    """With ``open_failures: retry`` a missing port does not refuse the configure: the device
+    reports code 10 until the instrument is plugged in, then streams."""
+    from rpi_ess.server.node_config import NodeConfig
+
+    link_dir = tmp_path / "ess"
+    server = await make_server(simulation_mode=0, node_config=NodeConfig(open_failures="retry"))
+    client = await clients(server.port)
+    device = {"name": "Late", "sensor_type": "Temperature", "channels": 4, "device_type": "Serial",
+              "serial_port": str(link_dir / "Late")}
+    await client.command("configure", configuration={"devices": [device]})
+    assert (await client.response())[1] == {"response": 0}
+    assert (await client.telemetry())["response_code"] == 10
+    with PtyInstrument("Late", link_dir=link_dir) as instrument:
+        instrument.start_stream(create_simulator("Temperature", channels=4, seed=3).next_bytes, PERIOD)
+        while (telemetry := await client.telemetry(timeout=20))["response_code"] != 0:
+            pass
+        assert len(telemetry["sensor_telemetry"]) == 4
+
+
+async def test_refuse_policy_is_the_default(make_server, clients, tmp_path):
+    server = await make_server(simulation_mode=0)
+    client = await clients(server.port)
+    device = {"name": "Late", "sensor_type": "Temperature", "channels": 4, "device_type": "Serial",
+              "serial_port": str(tmp_path / "missing")}
+    await client.command("configure", configuration={"devices": [device]})
+    _, message = await client.response()
+    assert message["response"] == 11 and "does not exist" in message["message"]
