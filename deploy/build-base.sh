@@ -14,8 +14,12 @@ tarball=$OUT_DIR/base-arm64-$SUITE.tar
 base_image=localhost/rpi-ess-base:$SUITE
 
 build_tarball() {
-    # minbase = essential + apt, like debian:*-slim; --mode=root runs maintainer scripts under qemu via binfmt.
+    # minbase = essential + apt; without manuals, translations and docs (copyrights kept), like debian:*-slim.
+    # --mode=root runs the maintainer scripts under qemu via binfmt. The dpkg excludes stay in the image.
     mmdebstrap --mode=root --arch=arm64 --variant=minbase \
+        --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+        --dpkgopt='path-include=/usr/share/locale/locale.alias' --dpkgopt='path-exclude=/usr/share/doc/*' \
+        --dpkgopt='path-include=/usr/share/doc/*/copyright' \
         --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
         "$SUITE" "$tarball" ${MIRROR:+"$MIRROR"}
 }

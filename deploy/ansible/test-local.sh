@@ -4,7 +4,7 @@
 # The node is a Debian root (mmdebstrap) booted with systemd-nspawn: its own systemd, sshd on 127.0.0.1 and the
 # host's network, so the role runs over SSH exactly as against a Pi and the service really starts.
 #   1st run: installs and starts rpi-ess; the ESS port must then serve telemetry (smoke client)
-#   2nd run: must report changed=0
+#   2nd run: must report changed=0, same main PID; systemd has seen a watchdog ping
 #   3rd run: one setting changed -> changed>0 and the service restarted (new main PID)
 #   4th run: changed=0 again
 # Usage: sudo deploy/ansible/test-local.sh     (needs: mmdebstrap, systemd-container, ansible-core, ssh)
@@ -96,6 +96,10 @@ changed=$(play 2-idempotent "$args")
 log "run 2: changed=$changed"
 [ "$changed" -eq 0 ] || die "second run was not idempotent (changed=$changed)"
 [ "$(main_pid)" = "$pid1" ] || die "service restarted although nothing changed"
+# Type=notify + WatchdogSec: systemd recorded a WATCHDOG=1 ping, and never had to restart the service.
+[ "$(node systemctl show -p WatchdogTimestampMonotonic --value rpi-ess.service)" -gt 0 ] \
+    || die "no watchdog ping received from the service"
+[ "$(node systemctl show -p NRestarts --value rpi-ess.service)" -eq 0 ] || die "the service was restarted"
 
 changed=$(play 3-change "$args --log-level DEBUG")
 log "run 3: changed=$changed"
