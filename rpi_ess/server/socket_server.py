@@ -14,7 +14,7 @@ import ssl
 import time
 from typing import Any
 
-from ..tcpip import HEARTBEAT, LineTooLongError, OneClientReadLoopServer
+from ..tcpip import HEARTBEAT, LineTooLongError, OneClientReadLoopServer, dumps_json
 from .command_handler import CommandHandler
 from .commands import CommandError, RateLimiter, call_command, error_response, parse_command
 from .node_config import NodeConfig, TlsSettings
@@ -185,5 +185,8 @@ class SocketServer(OneClientReadLoopServer):
         task.add_done_callback(self._background.discard)
 
     async def _reply(self, response: dict[str, Any]) -> None:
-        if self.connected:
-            await self.write_json(response)
+        """Write a response through the telemetry queue's lock, so it never splits a telemetry line."""
+        writer = self.writer
+        if self.connected and writer is not None:
+            self.telemetry.write_response(dumps_json(response).encode() + self.terminator)
+            await writer.drain()

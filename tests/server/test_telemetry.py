@@ -3,6 +3,8 @@
 import asyncio
 import json
 import math
+import os
+import socket
 
 from rpi_ess.server.telemetry import TelemetryQueue, encode_telemetry
 
@@ -76,5 +78,58 @@ async def test_slow_client_keeps_newest_lines_and_counts_drops():
     # round-robin: the slow device is not starved behind the fast one
     assert lines[1]["name"] == "Slow"
     assert [t["sensor_telemetry"][0] for t in lines if t["name"] == "Fast"] == [45, 46, 47, 48, 49]
+    queue.clear()
+    await close_all(server, server_writer, client_writer)
+
+
+async def test_direct_sends_from_threads_never_split_or_reorder_lines(monkeypatch):
+    """Threads send straight to the socket until it fills; then partial sends, queued lines and
+    responses must still come out as whole lines, in order per device."""
+    server, server_writer, client_reader, client_writer = await socket_pair()
+    # tiny socket buffers: direct sends soon become partial, then blocked
+    server_writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    client_writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    queue = TelemetryQueue(asyncio.get_running_loop(), max_per_device=50)
+    queue.attach(server_writer)
+    devices = [queue.add_device(name) for name in ("A", "B", "C")]
+    partial_sends = []
+    real_write = os.write
+
+    def counting_write(fd, data):
+        if len(partial_sends) < 50 and data[:1] == b"{":  # force some half-sent lines as well
+            partial_sends.append(real_write(fd, data[: len(data) // 2]))
+            return partial_sends[-1]
+        return real_write(fd, data)
+
+    monkeypatch.setattr("rpi_ess.server.telemetry.os.write", counting_write)
+    padding = [1.5] * 40  # long lines fill the socket buffers quickly
+
+    def produce(device):
+        for i in range(3000):
+            device.push(encode_telemetry(json.dumps(device.name), float(i), 0, [i, *padding]))
+
+    producers = asyncio.gather(*(asyncio.to_thread(produce, d) for d in devices))
+    await asyncio.sleep(0.2)  # let the socket fill up while nobody reads
+    queue.write_response(b'{"response": 0}\r\n')
+    last = {"A": -1, "B": -1, "C": -1}
+    responses = 0
+    await producers
+    while True:
+        try:
+            line = await asyncio.wait_for(client_reader.readuntil(b"\r\n"), 2)
+        except TimeoutError:
+            break
+        message = json.loads(line)  # a split line would not parse
+        if "response" in message:
+            responses += 1
+            continue
+        telemetry = message["telemetry"]
+        sequence = telemetry["sensor_telemetry"][0]
+        assert sequence > last[telemetry["name"]], "lines of one device arrive in order"
+        last[telemetry["name"]] = sequence
+    assert responses == 1
+    assert partial_sends, "the partial-send path was exercised"
+    assert all(value == 2999 for value in last.values()), "the newest line of every device arrives"
+    assert queue.lines_sent + queue.lines_dropped == 9000
     queue.clear()
     await close_all(server, server_writer, client_writer)
