@@ -1,1 +1,1 @@
-"""cli."""
+"""The ``rpi-ess`` command: one module per sub-command, each with ``register(subparsers)``."""
