@@ -69,9 +69,8 @@ def session(host: str, port: int, want: int, deadline: float) -> list[dict]:
                 if message["response"] != 0:
                     raise ValueError(f"configure refused: {message}")
                 configured = True
-            elif "telemetry" in message:
-                if not configured:
-                    raise ValueError("telemetry before the configure response")
+            elif "telemetry" in message and configured:
+                # Lines before the response are allowed (PROTOCOL 2.2) and skipped, as the CSC does.
                 telemetry.append(message["telemetry"])
         return telemetry
     finally:
