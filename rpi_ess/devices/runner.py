@@ -38,7 +38,7 @@ class LineSink(Protocol):
 
     dropped: int
 
-    def push(self, line: bytes) -> None: ...
+    def push(self, *lines: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -173,15 +173,15 @@ class DeviceRunner:
             if records:
                 last_data = now
                 self.stats.state = "streaming"
-                for record in records:
-                    self._send(record, now)
+                self.sink.push(*[self._line(record, now) for record in records])
             elif now - last_data >= self.settings.silence_timeout:
                 self.stats.state = "silent"
                 self._fail(f"{self.device.describe}: no data for {now - last_data:.1f} s")
                 if now - last_open >= 2 * self.settings.silence_timeout:
                     self._close()  # maybe the port went stale: reopen it (at most once per 2 timeouts)
 
-    def _send(self, record: Record, now: float) -> None:
+    def _line(self, record: Record, now: float) -> bytes:
+        """Parse one record into its telemetry line (never raises for bad data)."""
         sensor = self.sensor
         try:
             if record.error is not None:
@@ -200,7 +200,7 @@ class DeviceRunner:
             self.stats.last_error = reading.error
             if self.stats.errors in (1, 10, 100) or self.stats.errors % 1000 == 0:
                 self.log.warning("%s: bad record (%d so far): %s", self.name, self.stats.errors, reading.error)
-        self.sink.push(encode_telemetry(self._name_json, record.timestamp, 0 if reading.ok else 10, reading.values))
+        return encode_telemetry(self._name_json, record.timestamp, 0 if reading.ok else 10, reading.values)
 
     def _fail(self, message: str) -> None:
         """Record a fault; send a code-10 line unless one went out less than error_interval ago."""

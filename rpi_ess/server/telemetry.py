@@ -44,6 +44,11 @@ def encode_telemetry(name_json: str, timestamp: float, response_code: int, value
     ).encode()
 
 
+def _worth_logging(before: int, after: int) -> bool:
+    """Log drops at the 1st, 10th, 100th and every 1000th: visible, never a flood."""
+    return any(before < mark <= after for mark in (1, 10, 100)) or after // 1000 > before // 1000
+
+
 class DeviceQueue:
     """Bounded line queue of one device. ``push`` may be called from any thread."""
 
@@ -55,17 +60,19 @@ class DeviceQueue:
         self.name = name
         self.dropped = 0
 
-    def push(self, line: bytes) -> None:
+    def push(self, *new_lines: bytes) -> None:
+        """Send or queue the lines of one read (several at once when the instrument is fast)."""
         lines = self._lines
         owner = self._owner
-        if not lines and owner.send_now(line):
+        if not lines and owner.send_now(b"".join(new_lines), len(new_lines)):
             return
+        dropped = 0
         with owner._lock:  # the event loop pops under the same lock: drops are counted exactly
-            full = len(lines) == lines.maxlen
-            lines.append(line)
-            if full:
-                self.dropped += 1
-        if full and (self.dropped in (1, 10, 100) or self.dropped % 1000 == 0):
+            for line in new_lines:
+                dropped += len(lines) == lines.maxlen
+                lines.append(line)
+            self.dropped += dropped
+        if dropped and _worth_logging(self.dropped - dropped, self.dropped):
             log.warning("Client too slow: dropped %d old telemetry lines of %s", self.dropped, self.name)
         owner.wake()
 
@@ -125,8 +132,8 @@ class TelemetryQueue:
             self._drain_task.cancel()
             self._drain_task = None
 
-    def send_now(self, line: bytes) -> bool:
-        """Send ``line`` from the calling thread if nothing is waiting; False: queue it instead."""
+    def send_now(self, data: bytes, count: int = 1) -> bool:
+        """Send ``count`` whole lines from the calling thread if nothing is waiting; False: queue them."""
         if not self._direct:
             return False
         with self._lock:
@@ -134,16 +141,16 @@ class TelemetryQueue:
             if not self._direct or writer is None or writer.transport.get_write_buffer_size():
                 return False
             try:
-                sent = os.write(self._fd, line)  # type: ignore[arg-type]
+                sent = os.write(self._fd, data)  # type: ignore[arg-type]
             except BlockingIOError:
                 return False
             except OSError:  # client gone: the event loop notices and closes it
                 self._direct = False
                 return False
-            self.lines_sent += 1
-            if sent < len(line):
+            self.lines_sent += count
+            if sent < len(data):
                 self._direct = False
-                self._remainder = line[sent:]
+                self._remainder = data[sent:]
         if not self._direct:
             self.wake()
         return True

@@ -18,11 +18,11 @@ class Sink:
         self.dropped = 0
         self.failures = 1
 
-    def push(self, line: bytes) -> None:
+    def push(self, *lines: bytes) -> None:
         if self.failures:
             self.failures -= 1
             raise RuntimeError("bug while queueing a line")
-        self.lines.append(line)
+        self.lines.extend(lines)
 
 
 class FlakyDevice(Device):

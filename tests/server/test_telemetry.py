@@ -133,3 +133,28 @@ async def test_direct_sends_from_threads_never_split_or_reorder_lines(monkeypatc
     assert queue.lines_sent + queue.lines_dropped == 9000
     queue.clear()
     await close_all(server, server_writer, client_writer)
+
+
+async def test_a_batch_of_lines_is_sent_whole_or_queued_line_by_line(caplog):
+    from rpi_ess.server.telemetry import _worth_logging
+
+    server, server_writer, client_reader, client_writer = await socket_pair()
+    queue = TelemetryQueue(asyncio.get_running_loop(), max_per_device=3)
+    device = queue.add_device("Fast")
+    device.push(*(encode_telemetry('"Fast"', float(i), 0, [i]) for i in range(5)))  # no client yet
+    assert device.dropped == 2 and len(device._lines) == 3
+    assert "dropped 2 old telemetry lines of Fast" in caplog.text  # the 1st drop was crossed
+    queue.attach(server_writer)
+    for _ in range(100):  # the event loop flushes the queued lines
+        if not device._lines:
+            break
+        await asyncio.sleep(0.01)
+    device.push(*(encode_telemetry('"Fast"', float(i), 0, [i]) for i in range(5, 8)))  # one direct send
+    got = [json.loads(await asyncio.wait_for(client_reader.readuntil(b"\r\n"), 10))["telemetry"]["sensor_telemetry"][0]
+           for _ in range(6)]
+    assert got == [2, 3, 4, 5, 6, 7]
+    assert queue.lines_sent == 6 and queue.lines_dropped == 2
+    assert [_worth_logging(0, 1), _worth_logging(5, 12), _worth_logging(11, 99), _worth_logging(990, 1003)] == [
+        True, True, False, True]
+    queue.clear()
+    await close_all(server, server_writer, client_writer)
