@@ -38,6 +38,7 @@ def test_ansible_lint_production_profile():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_real_run_is_idempotent_and_restarts_only_on_change():
     """deploy/ansible/test-local.sh: a systemd-nspawn Debian node over SSH (root, several minutes)."""
     tool("ansible-playbook")

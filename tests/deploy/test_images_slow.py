@@ -19,6 +19,7 @@ TOOLS = ("buildah", "mmdebstrap", "qemu-aarch64-static", "qemu-system-aarch64", 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3 * 3600)
 def test_build_images_and_smoke_test_under_qemu():
     missing = [name for name in TOOLS if shutil.which(name) is None]
     if missing or os.geteuid() != 0:
