@@ -2,6 +2,7 @@
 # Build the arm64 OCI image from Dockerfile.arm64 on any host and write it as an OCI archive.
 #
 # Usage: deploy/build-oci.sh       -> deploy/out/rpi-ess-arm64.oci.tar  (image name rpi-ess:arm64)
+#                                     and, with buildah, rpi-ess-arm64.docker.tar (for `docker load`, with HEALTHCHECK)
 # BASE=<image>  base image; default: localhost/rpi-ess-base:$SUITE if deploy/build-base.sh made it,
 #               else debian:$SUITE-slim from the public registry.
 # Uses buildah when present (rootful, chroot isolation: works inside containers and VMs without a
@@ -9,6 +10,7 @@
 source "$(dirname "$0")/lib/common.sh"
 
 archive=$OUT_DIR/rpi-ess-arm64.oci.tar
+docker_archive=$OUT_DIR/rpi-ess-arm64.docker.tar
 image=localhost/rpi-ess:arm64
 
 build_with_buildah() {
@@ -26,11 +28,13 @@ build_with_buildah() {
     if ca=$(host_ca_bundle); then
         ca_args=(--volume "$ca:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt)
     fi
-    buildah bud --arch arm64 --os linux --isolation chroot --layers=false \
+    # Docker format keeps HEALTHCHECK (the OCI image config has no field for it).
+    buildah bud --arch arm64 --os linux --isolation chroot --layers=false --format docker \
         --build-arg "BASE=$base" "${ca_args[@]}" \
         -f "$REPO_DIR/Dockerfile.arm64" -t "$image" "$REPO_DIR"
-    rm -f "$archive"
+    rm -f "$archive" "$docker_archive"
     buildah push "$image" "oci-archive:$archive:rpi-ess:arm64"
+    buildah push "$image" "docker-archive:$docker_archive:rpi-ess:arm64"
 }
 
 build_with_docker() {
@@ -50,3 +54,4 @@ else
     die "neither buildah nor docker buildx found: apt-get install buildah"
 fi
 log "OCI archive: $archive ($(du -h "$archive" | cut -f1))"
+[ ! -e "$docker_archive" ] || log "Docker archive: $docker_archive ($(du -h "$docker_archive" | cut -f1))"

@@ -48,6 +48,12 @@ smoke_oci() {
     smoke_client --port "$port" --telemetry 5 --timeout 180 | tee "$OUT_DIR/smoke-oci-client.log"
     chroot --userspec=rpi-ess:rpi-ess "$root" env RPI_ESS_PORT="$port" \
         /opt/rpi-ess/bin/python /opt/rpi-ess/healthcheck.py
+    local docker_archive=$OUT_DIR/rpi-ess-arm64.docker.tar config
+    if [ -e "$docker_archive" ]; then
+        config=$(tar -xOf "$docker_archive" manifest.json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Config"])')
+        tar -xOf "$docker_archive" "$config" | grep -q '"Healthcheck"' || die "$docker_archive has no HEALTHCHECK"
+        log "oci: the Docker archive carries the HEALTHCHECK"
+    fi
     log "oci: server log in $OUT_DIR/smoke-oci-server.log"
 }
 
