@@ -7,6 +7,7 @@
 #   2nd run: must report changed=0, same main PID; systemd has seen a watchdog ping
 #   3rd run: one setting changed -> changed>0 and the service restarted (new main PID)
 #   4th run: changed=0 again
+#   5th run, after `systemctl stop rpi-ess`: changed=1 and the service runs again
 # Usage: sudo deploy/ansible/test-local.sh     (needs: mmdebstrap, systemd-container, ansible-core, ssh)
 source "$(dirname "$0")/../lib/common.sh"
 
@@ -109,5 +110,11 @@ log "run 3: changed=$changed"
 changed=$(play 4-idempotent "$args --log-level DEBUG")
 log "run 4: changed=$changed"
 [ "$changed" -eq 0 ] || die "fourth run was not idempotent (changed=$changed)"
+
+node systemctl stop rpi-ess.service
+changed=$(play 5-restore "$args --log-level DEBUG")
+log "run 5 (service stopped by hand before): changed=$changed"
+[ "$changed" -eq 1 ] && [ "$(node systemctl is-active rpi-ess.service)" = active ] \
+    || die "a stopped service was not started again (changed=$changed)"
 node systemctl status --no-pager rpi-ess.service | head -12
 log "ansible test PASSED: install, health check, idempotent re-run, restart only on change"
