@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..sensors.base import Reading, Sensor
@@ -62,7 +62,7 @@ class DeviceStats:
     last_line: float | None = None
     last_error: str | None = None
     rate_hz: float = 0.0
-    _window_start: float = 0.0
+    _window_start: float = field(default_factory=time.monotonic)
     _window_count: int = 0
 
     def count_line(self, now: float) -> None:
@@ -104,7 +104,7 @@ class DeviceRunner:
         self._last_error_emit = float("-inf")
         self.log = log.getChild(name)
 
-    # --- called from the event loop's executor -------------------------------------------
+    # --- called by the command handler, from its own short-lived threads ------------------
 
     def open(self) -> None:
         """First open, done by ``configure``; raises DeviceError so the client learns why."""
@@ -113,7 +113,6 @@ class DeviceRunner:
 
     def start(self) -> None:
         self.stats.state = "opening"  # "streaming" once records arrive
-        self.stats._window_start = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"rpi-ess-{self.name}", daemon=True)
         self._thread.start()
 

@@ -64,7 +64,7 @@ class SocketServer(OneClientReadLoopServer):
         self.host = host
         self.started_at = time.time()
         self.status_socket_path = status_socket
-        self.telemetry = TelemetryQueue(asyncio.get_running_loop(), self.node_config.max_queue_per_device)
+        self.telemetry = self._new_telemetry()
         self._rate = RateLimiter(self.node_config.max_commands_per_second)
         self._client_since: float | None = None
         self._client_address = ""
@@ -156,9 +156,13 @@ class SocketServer(OneClientReadLoopServer):
         self._client_address = f"{peer[0]}:{peer[1]}" if peer else "?"
         self._client_since = time.time()
         self._rate = RateLimiter(self.node_config.max_commands_per_second)
-        self.telemetry = TelemetryQueue(asyncio.get_running_loop(), self.node_config.max_queue_per_device)
+        self.telemetry = self._new_telemetry()
         self.telemetry.attach(self.writer)
         self.log.info("Client connected from %s", self._client_address)
+
+    def _new_telemetry(self) -> TelemetryQueue:
+        """Fresh per-connection queues: nothing of a previous client's telemetry carries over."""
+        return TelemetryQueue(asyncio.get_running_loop(), self.node_config.max_queue_per_device)
 
     def client_info(self) -> dict[str, Any] | None:
         if self._client_since is None or not self.connected:
