@@ -47,7 +47,7 @@ def setup_logging(level: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
-    from ..server.config import ConfigError
+    from ..devices.config import ConfigError
     from ..server.node_config import load_node_config
 
     try:

@@ -5,13 +5,17 @@ Rules (PROTOCOL 4, 5.2, Appendix B):
 
 * A record ends at the last byte of the sensor's terminator; the rest of the terminator,
   and one stray byte just before it (``b"\\r" + x + b"\\n"``), are removed.
-* Until the first terminator (or idle gap) is seen the framer is *unsynchronised* and
-  drops bytes: after an open they are the tail of a line whose start was missed.
+* ``synced=False``: until the first terminator (or idle gap) the framer drops bytes (the
+  tail of a line whose start was missed). Serial ports empty their input buffer at open,
+  so they start synced and keep the first record (PROTOCOL Appendix B); that record is
+  marked ``first``: if it was cut by the open, its parser says so (NaN padding or an error
+  reading) and the runner drops an unreadable first record instead of reporting it.
 * ``idle_flush``: for instruments that send their terminator late (HX85's ``\\n\\r`` arrives
   just before the next line), a pending record is complete once the line has been idle
   that long, and it carries the time its last byte arrived.
-* A record longer than ``max_length`` is discarded and reported as an error record, so
-  a babbling or terminator-less instrument cannot grow memory.
+* A record longer than ``max_length`` is discarded and reported as an error record (class
+  ``overflow``), whether it arrived across reads or inside one, so a babbling or
+  terminator-less instrument cannot grow memory or send an oversized telemetry line.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class LineFramer:
         self._buffer = bytearray()
         self._last_byte_time = 0.0
         self._overflowing = False
+        self._first = True
 
     @property
     def pending(self) -> int:
@@ -51,6 +56,7 @@ class LineFramer:
     def reset(self, synced: bool = False) -> None:
         self._buffer.clear()
         self._overflowing = False
+        self._first = True
         self.synced = synced
 
     def feed(self, data: bytes, now: float) -> list[Record]:
@@ -67,14 +73,14 @@ class LineFramer:
                 self._buffer.clear()
             else:
                 chunk = part
+            if len(chunk) > self.max_length + len(self._head) + 1:
+                self._overflow(now, records)
             self._emit(self._strip(chunk), now, records)
         tail = parts[-1]
         if tail:
             self._buffer += tail
             if len(self._buffer) > self.max_length:
-                if self.synced and not self._overflowing:
-                    records.append(Record(now, b"", f"record longer than {self.max_length} bytes discarded"))
-                self._overflowing = True
+                self._overflow(now, records)
                 self._buffer.clear()
         if data:
             self._last_byte_time = now
@@ -95,6 +101,12 @@ class LineFramer:
         self._buffer.clear()
         return records
 
+    def _overflow(self, now: float, records: list[Record]) -> None:
+        """The record in progress is too long: report it once; its tail is dropped."""
+        if self.synced and not self._overflowing:
+            records.append(Record(now, b"", f"record longer than {self.max_length} bytes discarded", "overflow"))
+        self._overflowing = True
+
     def _strip(self, chunk: bytes) -> bytes:
         head = self._head
         if head:
@@ -113,4 +125,5 @@ class LineFramer:
             self.synced = True  # everything before the first terminator is a partial line
             return
         if chunk:
-            records.append(Record(timestamp, chunk))
+            records.append(Record(timestamp, chunk, first=self._first))
+            self._first = False

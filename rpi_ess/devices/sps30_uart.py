@@ -18,7 +18,9 @@ from .base import DeviceError, Record
 from .shdlc import MAX_FRAME, STATE_MEANINGS, Reply, ShdlcError, build_request, next_frame, parse_reply
 
 if TYPE_CHECKING:
-    from .interfaces.serial import SerialLink
+    from ..sensors.base import Sensor
+    from .config import DeviceConfig
+    from .serial_link import SerialLink
 
 __all__ = ["Sps30Poller"]
 
@@ -45,16 +47,10 @@ class Sps30Poller:
     no_data_limit = 5.0  # report an error when no new data came for this long
     silent_limit = 3  # consecutive unanswered polls before the port is declared lost
 
-    def __init__(
-        self,
-        link: SerialLink,
-        baud_rate: int,
-        poll_interval: float | None,
-        clock: Callable[[], float],
-    ) -> None:
+    def __init__(self, link: SerialLink, config: DeviceConfig, sensor: Sensor, clock: Callable[[], float]) -> None:
         self.link = link
-        self.baud_rate = baud_rate
-        self.interval = poll_interval or 1.0
+        self.baud_rate = config.baud_rate
+        self.interval = config.poll_interval or 1.0
         self.clock = clock
         self._next_poll = 0.0
         self._silent = 0
@@ -82,7 +78,7 @@ class Sps30Poller:
                 return
             reason = f"start refused: {_state_text(reply.state)}"
         raise DeviceError(f"{self.link.where}: SPS30 did not start measuring after {self.start_attempts} "
-                          f"attempts ({reason})")
+                          f"attempts ({reason})", "open")
 
     def stop(self) -> None:
         """Best effort: leave the sensor idle (fan off) when the server lets go of it."""
@@ -95,19 +91,12 @@ class Sps30Poller:
 
     # -- polling ----------------------------------------------------------------------------
 
-    def read(self, timeout: float) -> list[Record]:
-        deadline = time.monotonic() + timeout
-        while True:
-            wait = min(self._next_poll, deadline) - time.monotonic()
-            if wait > 0 and self.link.wait(wait):
-                return []  # interrupted
-            if time.monotonic() < self._next_poll:
-                return []  # not time to poll yet
-            record = self._poll()
-            if record is not None:
-                return [record]
-            if time.monotonic() >= deadline:
-                return []
+    def read_once(self, timeout: float) -> list[Record]:
+        wait = self._next_poll - time.monotonic()
+        if wait > 0 and (self.link.wait(min(wait, timeout)) or time.monotonic() < self._next_poll):
+            return []  # interrupted, or not time to poll yet
+        record = self._poll()
+        return [] if record is None else [record]
 
     def _poll(self) -> Record | None:
         """Ask once; a record, or None when the sensor has no new data yet."""
@@ -120,8 +109,8 @@ class Sps30Poller:
             self._silent += 1
             if self._silent >= self.silent_limit:
                 raise DeviceError(f"{self.link.where}: port lost: SPS30 did not answer "
-                                  f"{self._silent} polls in a row") from e
-            return Record(self.clock(), b"", str(e))
+                                  f"{self._silent} polls in a row", "timeout") from e
+            return Record(self.clock(), b"", str(e), "timeout")
         self._silent = 0
         return self._measurement(reply, timestamp)
 
@@ -148,7 +137,7 @@ class Sps30Poller:
         now = time.monotonic()
         if now - self._last_data >= self.no_data_limit:
             self._last_data = now
-            return Record(timestamp, b"", f"SPS30 has had no new data for {self.no_data_limit:.0f} s")
+            return Record(timestamp, b"", f"SPS30 has had no new data for {self.no_data_limit:.0f} s", "timeout")
         self._next_poll = now + self.no_data_retry
         return None
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..devices.config import ConfigError, DeviceConfig, parse_configuration
 from ..sensors import SENSOR_TYPES
-from ..server.config import ConfigError, DeviceConfig, parse_configuration
 
 __all__ = ["DeviceList", "parse_devices", "read_config_file"]
 

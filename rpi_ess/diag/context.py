@@ -20,8 +20,8 @@ from ..server.status_socket import default_status_socket_path
 from .timex import KernelClock, read_kernel_clock
 
 if TYPE_CHECKING:
+    from ..devices.config import DeviceConfig
     from ..devices.interfaces.i2c import BusFactory
-    from ..server.config import DeviceConfig
 
 __all__ = ["CommandResult", "CommandRunner", "DiagContext", "DiskUsage", "run_command"]
 

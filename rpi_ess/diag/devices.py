@@ -13,8 +13,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ..devices import DeviceError, create_device, device_class
-from ..devices.interfaces.serial import SerialDevice, SerialLink, is_url
+from ..devices import DeviceError, backend_class, create_device
+from ..devices.interfaces.serial import SerialDevice
+from ..devices.serial_link import SerialLink, is_url
 from ..sensors import create_sensor
 from ..tai import tai_time
 from .buses import holder_hint, is_server_process
@@ -26,8 +27,8 @@ from .status import port_keys, server_device_on
 
 if TYPE_CHECKING:
     from ..devices.base import Device
+    from ..devices.config import DeviceConfig
     from ..sensors.base import Sensor
-    from ..server.config import DeviceConfig
 
 __all__ = ["BAUD_RATES", "plan_device_checks"]
 
@@ -45,7 +46,7 @@ NOISE_HINT = ("Some lines do not parse: usually electrical noise or a loose conn
 def _build(ctx: DiagContext, config: DeviceConfig) -> tuple[Sensor, Device]:
     sensor = create_sensor(config.sensor_type, config.channels)
     if config.device_type == "I2C" and ctx.i2c_buses is not None:
-        return sensor, device_class("I2C")(config, sensor, bus_factory=ctx.i2c_buses)  # type: ignore[call-arg]
+        return sensor, backend_class("I2C")(config, sensor, bus_factory=ctx.i2c_buses)  # type: ignore[call-arg]
     return sensor, create_device(config, sensor)
 
 

@@ -17,7 +17,7 @@ from ..devices.framing import LineFramer
 
 if TYPE_CHECKING:
     from ..devices.base import Device
-    from ..devices.interfaces.serial import SerialLink
+    from ..devices.serial_link import SerialLink
     from ..sensors.base import Sensor
 
 __all__ = ["Capture", "listen_device", "listen_link"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..server.config import ConfigError
+from ..devices.config import ConfigError
 from ..server.node_config import DEFAULT_NODE_CONFIG_PATH, NodeConfig, load_node_config
 from .config import DeviceList, parse_devices, read_config_file
 from .context import DiagContext

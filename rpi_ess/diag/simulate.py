@@ -34,7 +34,7 @@ from .context import DiagContext
 from .status import StatusError, query_status
 
 if TYPE_CHECKING:
-    from ..server.config import DeviceConfig
+    from ..devices.config import DeviceConfig
 
 __all__ = ["BaudSensitiveSource", "LiveServer", "SimulatedInstrument", "SimulatedNode", "garble"]
 

@@ -1,15 +1,19 @@
 """The server's commands: ``configure``, ``disconnect``, ``exit`` and ``status`` (PROTOCOL 2).
 
-``configure`` is all-or-nothing: the whole configuration is validated first (every device,
-not only the first as in the reference), every device is checked against the node's
-allow-list, then all devices are opened in parallel with a time limit. If any fails, the
-ones already open are closed and the client gets one error naming each failure; nothing is
-left running to leak telemetry into the next connection (PROTOCOL 8, item 7).
+``configure`` validates the whole configuration first (every device, not only the first as
+in the reference) and checks every device against the node's allow-list; an invalid one is
+refused with code 4 and starts nothing. For a valid one every device starts on its own
+thread, which opens it, and the answer is 0 once each has opened or failed its first
+attempt (at most ``OPEN_TIMEOUT``): absent hardware never refuses a valid configuration
+(PROTOCOL Appendix C); its device reports under the error budget and is reopened in the
+background. ``server.open_failures: refuse`` (opt-in) answers 11 instead if any first open
+failed, with nothing left running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import threading
 import time
@@ -17,12 +21,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..devices import DeviceError, create_device
+from ..devices import Device, create_device
+from ..devices.config import ConfigError, DeviceConfig, parse_configuration
+from ..devices.episodes import EpisodeBook
 from ..devices.runner import DeviceRunner, RunnerSettings
 from ..sensors import SENSOR_TYPES, create_sensor
 from ..tai import tai_time
 from .commands import CommandError
-from .config import ConfigError, DeviceConfig, parse_configuration
 from .node_config import NodeConfig
 from .response import ResponseCode
 
@@ -31,36 +36,33 @@ if TYPE_CHECKING:
 
 __all__ = ["CommandHandler"]
 
-OPEN_TIMEOUT = 5.0  # seconds for all devices to open; keeps configure well inside the heartbeat limit
-CLEANUP_WAIT = 0.5  # seconds a client close waits for ports of an abandoned configure to close
+OPEN_TIMEOUT = 5.0  # seconds for the first opens in refuse mode; keeps configure inside the heartbeat limit
 
 
-def in_daemon_thread(loop: asyncio.AbstractEventLoop, function: Callable[[], None], name: str) -> asyncio.Future[None]:
-    """Run a blocking device call in its own daemon thread.
+def in_daemon_thread(loop: asyncio.AbstractEventLoop, function: Callable[[], Any], name: str) -> asyncio.Future[Any]:
+    """Run a blocking call in its own daemon thread; the future gets its result.
 
-    Not the default executor: an open stuck in the kernel (a network port that never
-    answers) must not hold up the process exit on SIGTERM, and one stuck device must not
-    use up a shared pool.
+    Not the default executor: a call stuck in the kernel (a device that never lets go) must
+    not hold up the process exit on SIGTERM, and one stuck device must not use up a shared pool.
     """
-    future: asyncio.Future[None] = loop.create_future()
+    future: asyncio.Future[Any] = loop.create_future()
 
-    def settle(error: BaseException | None) -> None:
+    def settle(result: Any, error: BaseException | None) -> None:
         if future.done():
             return
         if error is None:
-            future.set_result(None)
+            future.set_result(result)
         else:
             future.set_exception(error)
 
     def run() -> None:
+        result, error = None, None
         try:
-            function()
+            result = function()
         except BaseException as e:
-            error: BaseException | None = e
-        else:
-            error = None
+            error = e
         try:
-            loop.call_soon_threadsafe(settle, error)
+            loop.call_soon_threadsafe(settle, result, error)
         except RuntimeError:  # the loop is gone (shutdown): nobody is waiting any more
             pass
 
@@ -85,7 +87,11 @@ class CommandHandler:
         }
         self._relays: dict[int, Any] = {}
         self._stop_task: asyncio.Future[None] | None = None
-        self._cleanups: set[asyncio.Future[None]] = set()
+        #: failure episodes by instrument identity: they outlive sessions (PROTOCOL Appendix C)
+        self.episodes = EpisodeBook()
+        self._abandoned: set[asyncio.Future[None]] = set()  # stops of cancelled configures
+        #: command results by response code, for the status report and the metrics
+        self.results: collections.Counter[int] = collections.Counter()
 
     @property
     def started(self) -> bool:
@@ -107,24 +113,42 @@ class CommandHandler:
             refused = [f"{c.name}: {problem}" for c in configs
                        if (problem := self.node_config.allowed_devices.problem(c)) is not None]
             if refused:
-                self.log.warning("configure refused by the node's allow-list: %s", "; ".join(refused))
-                raise CommandError(ResponseCode.DEVICE_NOT_ALLOWED, "; ".join(refused))
+                message = "; ".join(refused)
+                self.log.warning("configure refused by server.allowed_devices: %s", message)
+                raise CommandError(ResponseCode.DEVICE_NOT_ALLOWED, message)
         runners = [self._make_runner(config) for config in configs]
-        failures = await self._open_all(runners)
-        if failures and self.node_config.open_failures == "retry":
-            for runner in [r for r, (_, retryable) in failures.items() if retryable]:
-                self.log.warning("%s: starting without its port (%s); retrying in the background",
-                                 runner.name, failures.pop(runner)[0])
-        if failures:
-            await self._stop_runners([r for r in runners if r not in failures])
-            message = "; ".join(f"{r.name}: {reason}" for r, (reason, _) in failures.items())
-            self.log.warning("configure failed, nothing left running: %s", message)
-            raise CommandError(ResponseCode.DEVICE_OPEN_ERROR, message)
-        self.runners = runners
         for runner in runners:
             runner.start()
+        try:
+            failures = await self._first_opens(runners)
+        except asyncio.CancelledError:  # the client went away mid-configure: nothing may keep running
+            self._abandon(runners)
+            raise
+        if failures and self.node_config.open_failures == "refuse":
+            await self._stop_runners(runners)
+            self.server.telemetry.remove_devices([r.sink for r in runners])  # type: ignore[misc]
+            message = "; ".join(failures)
+            self.log.warning("configure failed (server.open_failures is refuse), nothing left running: %s", message)
+            raise CommandError(ResponseCode.DEVICE_OPEN_ERROR, message)
+        self.runners = runners
         self.log.info("Configured %d device(s): %s", len(runners), ", ".join(r.name for r in runners))
         return {"response": int(ResponseCode.OK)}
+
+    def _abandon(self, runners: list[DeviceRunner]) -> None:
+        """Stop the runners of a configure that was cancelled, without waiting for them here."""
+        self.server.telemetry.remove_devices([r.sink for r in runners])  # type: ignore[misc]
+        task = asyncio.ensure_future(self._stop_runners(runners))
+        self._abandoned.add(task)
+        task.add_done_callback(self._abandoned.discard)
+
+    async def _first_opens(self, runners: list[DeviceRunner]) -> list[str]:
+        """Wait (bounded) for every device's first open, as the reference answered only once its
+        ports were open; the errors of those that failed. A device that is absent or slow to
+        open does not hold the answer back for more than ``OPEN_TIMEOUT`` seconds."""
+        loop = asyncio.get_running_loop()
+        results = await asyncio.gather(*(in_daemon_thread(loop, lambda r=r: r.wait_first_open(OPEN_TIMEOUT),
+                                                          f"open-{r.name}") for r in runners))
+        return [error for error in results if error is not None]
 
     async def disconnect(self) -> None:
         self.server.schedule_close_client()
@@ -157,36 +181,55 @@ class CommandHandler:
             },
             "client": server.client_info(),
             "configured": self.started,
-            "devices": [
-                {
-                    "name": r.name,
-                    "sensor_type": r.sensor.sensor_type,
-                    "device_type": r.device.config.device_type,
-                    "port": r.device.describe,
-                    "state": r.stats.state,
-                    "lines": r.stats.lines,
-                    "errors": r.stats.errors,
-                    "dropped": r.sink.dropped,
-                    "reopens": r.stats.reopens,
-                    "restarts": r.stats.restarts,
-                    "last_line": r.stats.last_line,
-                    "last_error": r.stats.last_error,
-                    "rate_hz": round(r.stats.current_rate(now), 3),
-                }
-                for r in self.runners
-            ],
+            "commands": {str(code): count for code, count in sorted(self.results.items())},
+            "devices": [self._device_report(r, now) for r in self.runners],
+        }
+
+    def _device_report(self, runner: DeviceRunner, now: float) -> dict[str, Any]:
+        stats = runner.stats
+        episode = self.episodes.get(runner.identity)
+        remaining = runner.budget_remaining(now)
+        return {
+            "name": runner.name,
+            "sensor_type": runner.sensor.sensor_type,
+            "device_type": runner.device.config.device_type,
+            "port": runner.device.describe,
+            "state": stats.state,
+            "lines": stats.lines,
+            "good_readings": stats.good,
+            "errors": stats.errors,
+            "error_classes": dict(stats.error_classes),
+            "last_error_class": stats.last_error_class,
+            "dropped": runner.sink.dropped,
+            "queue_depth": runner.sink.depth,
+            "reopens": stats.reopens,
+            "restarts": stats.restarts,
+            "last_line": stats.last_line,
+            "seconds_since_good": None if stats.last_good_mono is None else round(now - stats.last_good_mono, 3),
+            "last_error": stats.last_error,
+            "rate_hz": round(stats.current_rate(now), 3),
+            "episode": {
+                **(episode.as_dict(now) if episode is not None else {}),
+                "active": episode is not None,
+                "budget_remaining_s": None if remaining is None else round(remaining, 3),
+            },
         }
 
     def _make_runner(self, config: DeviceConfig) -> DeviceRunner:
         sensor = create_sensor(config.sensor_type, config.channels)
-        device = create_device(config, sensor, simulate=bool(self.simulation_mode))
+        if self.simulation_mode:
+            from ..devices.interfaces.simulated import SimulatedDevice
+
+            device: Device = SimulatedDevice(config, sensor)
+        else:
+            device = create_device(config, sensor)
         queue = self.server.telemetry.add_device(config.name)
-        silence = config.extra.get("silence_timeout")
-        period_based = max(5.0, 3.0 * sensor.period)
         settings = RunnerSettings(
-            silence_timeout=float(silence) if isinstance(silence, int | float) and silence > 0 else period_based
+            silence_timeout=config.silence_timeout or max(5.0, 3.0 * sensor.period),
+            error_budget=self.node_config.error_report_seconds,
         )
-        return DeviceRunner(config.name, device, sensor, queue, settings, relay=self._relay(config))
+        return DeviceRunner(config.name, device, sensor, queue, settings, relay=self._relay(config),
+                            episodes=self.episodes)
 
     def _relay(self, config: DeviceConfig) -> Any:
         """The power relay of this instrument, if it has one and GPIO is available."""
@@ -203,46 +246,6 @@ class CommandHandler:
                 self._relays[pin] = None
         return self._relays[pin]
 
-    async def _open_all(self, runners: list[DeviceRunner]) -> dict[DeviceRunner, tuple[str, bool]]:
-        """Open every device in parallel; return the failures: (reason, whether the runner may retry it).
-
-        An open that timed out is not retryable: it may still complete in its thread.
-        """
-        loop = asyncio.get_running_loop()
-        tasks = [in_daemon_thread(loop, r.open, f"open-{r.name}") for r in runners]
-        try:
-            _, pending = await asyncio.wait(tasks, timeout=OPEN_TIMEOUT)
-        except asyncio.CancelledError:  # the client went away mid-configure: close what still opens
-            self._close_late_opens(list(zip(runners, tasks, strict=True)))
-            raise
-        failures: dict[DeviceRunner, tuple[str, bool]] = {}
-        self._close_late_opens([(r, t) for r, t in zip(runners, tasks, strict=True) if t in pending])
-        for runner, task in zip(runners, tasks, strict=True):
-            if task in pending:
-                failures[runner] = (f"{runner.device.describe}: open timed out after {OPEN_TIMEOUT:.0f} s", False)
-            elif (error := task.exception()) is not None:
-                if isinstance(error, DeviceError):
-                    failures[runner] = (str(error), True)
-                else:
-                    self.log.error("Unexpected error opening %s", runner.device.describe, exc_info=error)
-                    failures[runner] = (f"{runner.device.describe}: {error!r}", False)
-        return failures
-
-    def _close_late_opens(self, pairs: list[tuple[DeviceRunner, asyncio.Future[None]]]) -> None:
-        """Opens that were abandoned (timeout, cancelled configure) still run in their threads:
-        close each port once its open returns, so nothing is left open."""
-        if not pairs:
-            return
-
-        async def close_when_opened() -> None:
-            await asyncio.gather(*(task for _, task in pairs), return_exceptions=True)
-            opened = [r for r, task in pairs if not task.cancelled() and task.exception() is None]
-            await self._stop_runners(opened)
-
-        cleanup = asyncio.ensure_future(close_when_opened())
-        self._cleanups.add(cleanup)
-        cleanup.add_done_callback(self._cleanups.discard)
-
     async def _stop_runners(self, runners: list[DeviceRunner]) -> None:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(in_daemon_thread(loop, r.stop, f"stop-{r.name}") for r in reversed(runners)))
@@ -256,8 +259,8 @@ class CommandHandler:
         task = self.begin_stop()
         if task is not None:
             await asyncio.shield(task)
-        if self._cleanups:  # ports of an abandoned configure: give them a moment, never wait on a stuck open
-            await asyncio.wait(self._cleanups, timeout=CLEANUP_WAIT)
+        if self._abandoned:
+            await asyncio.shield(asyncio.gather(*self._abandoned))
 
     def begin_stop(self) -> asyncio.Future[None] | None:
         """Start stopping the devices (if running) without waiting; returns the stop in progress."""

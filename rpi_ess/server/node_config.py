@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, DeviceConfig
+from ..devices.config import ConfigError, DeviceConfig
 
 __all__ = ["DEFAULT_NODE_CONFIG_PATH", "DeviceAllowList", "NodeConfig", "TlsSettings", "load_node_config"]
 
@@ -79,9 +79,13 @@ class NodeConfig:
     status_socket: str | None = None
     status_led_pin: int | None = None
     max_queue_per_device: int = 200
-    #: a device that cannot be opened at configure: "refuse" the configure (code 11, nothing runs), or
-    #: "retry": start it anyway; it sends code-10 lines and is reopened with backoff until it appears
-    open_failures: str = "refuse"
+    #: a device that cannot be opened at configure: "retry" (default): configure answers 0, the device
+    #: reports under the error budget and is reopened with backoff; "refuse": code 11, nothing runs
+    open_failures: str = "retry"
+    error_report_seconds: float = 120.0  # error budget: the CSC's per-sensor timer is cleared before this age
+    keepalive_seconds: float = 30.0  # nothing sent for this long: send a keep-alive telemetry line
+    on_new_client: str = "reject"  # or "replace": a new client replaces one idle for takeover_idle_seconds
+    takeover_idle_seconds: float = 3.0
     tls: TlsSettings | None = None
     allowed_devices: DeviceAllowList = field(default_factory=DeviceAllowList)
     devices: tuple[Mapping[str, Any], ...] = ()  # this node's instruments (diag, serve --config)

@@ -1,17 +1,23 @@
 """Telemetry lines and the queue that carries them to the client: where numbers leave.
 
-Reader threads format their own lines (:func:`encode_telemetry`) and push them here; the
-event loop writes them to the client's transport. When the client reads slowly (the CSC
-reads at most ``1/rate_limit`` lines per second, PROTOCOL 6.2), each device keeps only
-its newest ``max_per_device`` lines: older ones are dropped and counted, so memory stays
-bounded, instrument reading never blocks, and the client always gets fresh data. Queues
-are drained round-robin, so a 10 Hz anemometer cannot starve a 1 Hz thermometer.
+Reader threads hand their readings to a :class:`DeviceQueue` (the runner's sink), which
+encodes them (:func:`encode_telemetry`); the event loop writes them to the client's
+transport. When the client reads slowly (the CSC reads at most ``1/rate_limit`` lines per
+second, PROTOCOL 6.2), each device keeps only its newest ``max_per_device`` lines: older ones
+are dropped and counted, so memory stays bounded, instrument reading never blocks, and the
+client always gets fresh data. Queues are drained round-robin, so a 10 Hz anemometer cannot starve a 1 Hz thermometer.
 
 Fast path: while nothing is waiting (no queued line, empty transport buffer), a reader
 thread sends its line straight to the socket itself, under a lock that every write to the
 client takes, instead of waking the event loop for it. That takes the thread-to-loop hop
 (a self-pipe write, a loop wake-up, a GIL hand-off) out of every line's CPU cost and latency.
 Anything that cannot be sent at once (partial send, slow client, TLS) takes the queued path.
+
+The fast path writes to a descriptor this queue owns: a duplicate of the client socket's,
+made at :meth:`TelemetryQueue.attach` and closed (under the lock) by :meth:`TelemetryQueue.clear`.
+asyncio closes its own descriptor the moment the peer resets the connection; ours stays
+valid until we close it, so a reader thread can never write into a descriptor number that
+the process has meanwhile reused for a serial port or a file.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,15 +57,25 @@ def _worth_logging(before: int, after: int) -> bool:
 
 
 class DeviceQueue:
-    """Bounded line queue of one device. ``push`` may be called from any thread."""
+    """Bounded line queue of one device, the sink of its runner; thread-safe."""
 
-    __slots__ = ("_lines", "_owner", "dropped", "name")
+    __slots__ = ("_lines", "_name_json", "_owner", "dropped", "name")
 
     def __init__(self, owner: TelemetryQueue, name: str, maxlen: int) -> None:
         self._owner = owner
         self._lines: collections.deque[bytes] = collections.deque(maxlen=maxlen)
+        self._name_json = json.dumps(name)
         self.name = name
         self.dropped = 0
+
+    @property
+    def depth(self) -> int:
+        return len(self._lines)
+
+    def send(self, readings: Sequence[tuple[float, int, Sequence[Any]]]) -> None:
+        """Encode the readings of one read and send or queue them (``TelemetrySink``)."""
+        name = self._name_json
+        self.push(*[encode_telemetry(name, timestamp, code, values) for timestamp, code, values in readings])
 
     def push(self, *new_lines: bytes) -> None:
         """Send or queue the lines of one read (several at once when the instrument is fast)."""
@@ -88,9 +105,10 @@ class TelemetryQueue:
         self._wake_pending = False
         self._drain_task: asyncio.Task[None] | None = None
         self.lines_sent = 0
+        self.last_sent = time.monotonic()  # when a line last went to the client (keep-alive)
         # Every write to the client holds _lock, so lines never interleave mid-line.
         self._lock = threading.Lock()
-        self._fd: int | None = None  # the client's plain TCP socket, for send_now
+        self._fd: int | None = None  # our duplicate of the client's plain TCP socket, for send_now
         self._direct = False  # send_now allowed: nothing of ours is waiting to be written
         self._remainder = b""  # tail of a partial direct send: must be written before anything else
 
@@ -103,14 +121,25 @@ class TelemetryQueue:
         self._queues.append(queue)
         return queue
 
-    def attach(self, writer: asyncio.StreamWriter | None) -> None:
-        """Send to ``writer`` from now on (None: hold lines until a writer is attached)."""
+    @property
+    def idle_seconds(self) -> float:
+        """Seconds since the last line went to the client."""
+        return time.monotonic() - self.last_sent
+
+    def remove_devices(self, queues: list[DeviceQueue]) -> None:
+        """Forget the queues of devices that were stopped (a refused configure)."""
+        with self._lock:
+            self._queues = [q for q in self._queues if q not in queues]
+
+    def attach(self, writer: asyncio.StreamWriter) -> None:
+        """Send to ``writer`` from now on."""
+        sock = writer.get_extra_info("socket")
+        plain = writer.get_extra_info("sslcontext") is None and sock is not None and sock.fileno() >= 0
         with self._lock:
             self._writer = writer
-            sock = writer.get_extra_info("socket") if writer is not None else None
-            plain = writer is not None and writer.get_extra_info("sslcontext") is None
-            self._fd = sock.fileno() if sock is not None and plain else None
+            self._fd = os.dup(sock.fileno()) if plain else None
             self._direct = self._fd is not None
+            self.last_sent = time.monotonic()
         self.wake()
 
     def clear(self) -> None:
@@ -125,7 +154,9 @@ class TelemetryQueue:
                 self._take_remainder(writer.transport)
             self._queues = []
             self._writer = None
-            self._fd = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
             self._direct = False
             self._remainder = b""
         if self._drain_task is not None:
@@ -148,6 +179,7 @@ class TelemetryQueue:
                 self._direct = False
                 return False
             self.lines_sent += count
+            self.last_sent = time.monotonic()
             if sent < len(data):
                 self._direct = False
                 self._remainder = data[sent:]
@@ -196,6 +228,7 @@ class TelemetryQueue:
                     self._direct = self._fd is not None and not transport.get_write_buffer_size()
                     return
                 self.lines_sent += len(batch)
+                self.last_sent = time.monotonic()
                 transport.write(b"".join(batch))
             self._direct = False
         self._drain_task = self._loop.create_task(self._wait_drain(writer))

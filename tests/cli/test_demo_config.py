@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rpi_ess.server.config import parse_configuration
+from rpi_ess.devices.config import parse_configuration
 from rpi_ess.simulation.demo_config import DEMO_DEVICES, demo_devices
 
 #: factory baud rates, PROTOCOL 4.10

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from rpi_ess.devices.base import Device, Record
+from rpi_ess.devices.config import DeviceConfig
 from rpi_ess.devices.interfaces.serial import SerialDevice
 from rpi_ess.sensors import create_sensor
-from rpi_ess.server.config import DeviceConfig
 from rpi_ess.simulation.pty import PtyInstrument
 from rpi_ess.tai import tai_time
 

@@ -25,10 +25,10 @@ from pyftdi.usbtools import UsbTools
 
 from rpi_ess.devices import create_device
 from rpi_ess.devices.base import DeviceError, Record
+from rpi_ess.devices.config import DeviceConfig
 from rpi_ess.devices.interfaces.ftdi import FtdiDevice, serial_from_by_id
-from rpi_ess.devices.interfaces.serial import open_error_reason
+from rpi_ess.devices.serial_link import open_error_reason
 from rpi_ess.sensors import create_sensor
-from rpi_ess.server.config import DeviceConfig
 from rpi_ess.simulation.pty import PtyInstrument
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
@@ -268,7 +268,7 @@ def test_kernel_tty_found_by_serial(by_id_instrument: PtyInstrument, make_ftdi: 
     assert device.present() is True
     device.open()
     assert device.describe == f"FTDI {SERIAL} ({by_id_instrument.port})"
-    by_id_instrument.write(b"sync\r\n" + T4 + b"\r\n")
+    by_id_instrument.write(T4 + b"\r\n")
     assert [r.data for r in read_records(device, 1)] == [T4]
 
 
@@ -278,7 +278,7 @@ def test_ess_name_found(roots: tuple[Path, Path], make_ftdi: Callable[..., FtdiD
         device = make_ftdi()
         device.open()
         assert device.resolved == instrument.port
-        instrument.write(b"sync\r\n" + T4 + b"\r\n")
+        instrument.write(T4 + b"\r\n")
         assert [r.data for r in read_records(device, 1)] == [T4]
 
 
@@ -351,7 +351,7 @@ def test_by_id_unplug_and_replug(by_id_instrument: PtyInstrument, make_ftdi: Cal
     by_id_instrument.replug()
     assert device.present() is True
     device.open()
-    by_id_instrument.write(b"sync\r\n" + T4 + b"\r\n")
+    by_id_instrument.write(T4 + b"\r\n")
     assert [r.data for r in read_records(device, 1)] == [T4]
 
 
@@ -368,7 +368,7 @@ def test_user_space_adapter(usb_bus: EmulatedUsbBus, make_ftdi: Callable[..., Ft
     assert chip.latency_ms == 1  # pyftdi alone would leave 12-200 ms dynamic latency
     assert abs(chip.baud_rate - 19200) < 19200 * 0.01 and chip.line_setting == 0x0008  # 8N1
     lines = b"".join(b"%s,C05=%04d.0000\r\n" % (T4, i) for i in range(40))  # > one 64-byte packet each
-    chip.instrument_sends(b"sync\r\n" + lines)
+    chip.instrument_sends(lines)
     records = read_records(device, 40)
     assert [r.data for r in records] == lines.split(b"\r\n")[:-1]
 
@@ -421,5 +421,5 @@ def test_serial_device_accepts_ftdi_url(usb_bus: EmulatedUsbBus, make_device: Ca
     chip = usb_bus.plug(SERIAL)
     device = make_device(f"ftdi://::{SERIAL}/1", channels=4)
     device.open()
-    chip.instrument_sends(b"sync\r\n" + T4 + b"\r\n")
+    chip.instrument_sends(T4 + b"\r\n")
     assert [r.data for r in read_records(device, 1)] == [T4]

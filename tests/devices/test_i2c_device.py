@@ -18,11 +18,12 @@ import pytest
 
 from rpi_ess.devices import create_device
 from rpi_ess.devices.base import DeviceError, Record
+from rpi_ess.devices.config import DeviceConfig
 from rpi_ess.devices.interfaces import i2c
 from rpi_ess.devices.interfaces.i2c import I2cDevice, validate_chip
 from rpi_ess.devices.runner import DeviceRunner, RunnerSettings
 from rpi_ess.sensors import create_sensor
-from rpi_ess.server.config import DeviceConfig
+from rpi_ess.server.telemetry import encode_telemetry
 from rpi_ess.simulation.i2c import (
     Bme280Emulator,
     ChipEmulator,
@@ -282,6 +283,11 @@ class ListSink:
         self.lines: list[dict[str, Any]] = []
         self.dropped = 0
 
+    def send(self, readings: list[tuple[float, int, list[Any]]]) -> None:
+        """The runner's sink interface; lines encoded as the server encodes them."""
+        for timestamp, code, values in readings:
+            self.push(encode_telemetry('"i2c1"', timestamp, code, values))
+
     def push(self, line: bytes) -> None:
         assert line.endswith(b"\r\n")
         self.lines.append(json.loads(line)["telemetry"])
@@ -304,7 +310,6 @@ def test_runner_reports_an_unplugged_chip_and_recovers(buses: EmulatedBuses,
     sink = ListSink()
     runner = DeviceRunner("i2c1", device, device.sensor, sink,
                           RunnerSettings(error_interval=0.05, backoff_min=0.05, backoff_max=0.2))
-    runner.open()
     runner.start()
     try:
         good = sink.wait_for(lambda line: line["response_code"] == 0)

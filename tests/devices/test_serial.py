@@ -42,9 +42,10 @@ def test_crlf_lines_are_parsed(instrument: PtyInstrument, make_device: MakeDevic
     device = make_device(instrument.port, channels=4)
     device.open()
     instrument.write(b"3.0320,C03=-001.3020\r\n" + T4 + b"\r\n" + T4 + b"\r\n")
-    records = read_records(device, 2)
-    assert [r.data for r in records] == [T4, T4]  # the tail of a line begun before the open is dropped
-    reading = device.sensor.parse(records[0].data)
+    records = read_records(device, 3)
+    # the tail of a line begun before the open is kept, marked first; its parser pads it with NaN
+    assert [(r.data, r.first) for r in records] == [(b"3.0320,C03=-001.3020", True), (T4, False), (T4, False)]
+    reading = device.sensor.parse(records[1].data)
     assert reading.ok and reading.values[:3] == T4_VALUES
 
 
@@ -52,7 +53,7 @@ def test_records_split_across_reads(instrument: PtyInstrument, make_device: Make
                                     read_records: ReadRecords) -> None:
     device = make_device(instrument.port, channels=4)
     device.open()
-    instrument.write(b"sync\r\n" + T4[:10])
+    instrument.write(T4[:10])
     assert device.read(0.3) == []
     instrument.write(T4[10:] + b"\r")
     assert device.read(0.3) == []  # CR alone does not end a CRLF record
@@ -65,9 +66,9 @@ def test_stale_input_is_discarded_on_open(instrument: PtyInstrument, make_device
     instrument.write(b"OLD1\r\nOLD2\r\nOLD3")  # waited in the tty buffer before anybody opened it
     device = make_device(instrument.port, channels=4)
     device.open()
-    instrument.write(b"tail\r\n" + T4 + b"\r\n")  # without the discard: OLD2, OLD3tail, T4
+    instrument.write(T4 + b"\r\n")  # without the discard: OLD1, OLD2, OLD3C01=...
     records = read_records(device, 1)
-    assert [r.data for r in records] == [T4]
+    assert [(r.data, r.first) for r in records] == [(T4, True)]  # the first record after open is kept
     assert device.read(0.3) == []
 
 
@@ -78,14 +79,13 @@ def test_hx85_late_terminator_flushed_when_idle(instrument: PtyInstrument, make_
     lines = [simulator.next_bytes() for _ in range(4)]  # lines[1:] begin with the previous "\n\r"
     device = make_device(instrument.port, "HX85A", clock=time.monotonic)
     device.open()
-    instrument.write(lines[0])  # unsynchronised: flushed when idle, then dropped
     received: list[Record] = []
-    for line in lines[1:]:
+    for line in lines:
         instrument.write(line)
         received += read_records(device, 1)
         # complete after idle_flush of silence, stamped with the arrival of its last byte
         assert received[-1].timestamp <= time.monotonic() - device.sensor.idle_flush
-    assert [r.data for r in received] == [line.removeprefix(b"\n\r") for line in lines[1:]]
+    assert [r.data for r in received] == [line.removeprefix(b"\n\r") for line in lines]
     assert all(device.sensor.parse(r.data).ok for r in received)
 
 
@@ -93,7 +93,6 @@ def test_endless_line_gives_one_error_record(instrument: PtyInstrument, make_dev
                                              read_records: ReadRecords) -> None:
     device = make_device(instrument.port, channels=4)
     device.open()
-    instrument.write(b"sync\r\n")
     junk = b"9" * 1000
     received: list[Record] = []
     for _ in range(3 * DEFAULT_MAX_RECORD // len(junk)):  # three buffers' worth, never terminated
@@ -111,7 +110,7 @@ def test_garbage_bytes_never_stop_the_stream(instrument: PtyInstrument, make_dev
     device = make_device(instrument.port, channels=4)
     device.open()
     garbage = bytes(range(256)).replace(b"\n", b"") + b"\x00\xff\r\r\x03\x11\x13"
-    instrument.write(b"sync\r\n" + garbage + b"\r\n" + T4 + b"\r\n")
+    instrument.write(garbage + b"\r\n" + T4 + b"\r\n")
     records = read_records(device, 2)
     assert records[0].data == garbage  # bytes pass unchanged: no XON/XOFF, no CR/LF mapping
     assert not device.sensor.parse(records[0].data).ok
@@ -146,7 +145,7 @@ def test_unplug_and_replug_through_stable_name(instrument: PtyInstrument, make_d
     instrument.replug()
     assert device.present() is True
     device.open()
-    instrument.write(b"sync\r\n" + T4 + b"\r\n")
+    instrument.write(T4 + b"\r\n")  # the first line after the re-plug is a reading
     assert [r.data for r in read_records(device, 1)] == [T4]
 
 
@@ -220,7 +219,7 @@ def test_loop_url(make_device: MakeDevice, read_records: ReadRecords) -> None:
     device = make_device("loop://", channels=4)
     assert device.present() is None
     device.open()
-    device._link.port.write(b"partial\r\n" + T4 + b"\r\n")  # type: ignore[union-attr]
+    device._link.port.write(T4 + b"\r\n")  # type: ignore[union-attr]
     assert [r.data for r in read_records(device, 1)] == [T4]
 
 
@@ -231,7 +230,7 @@ def test_socket_url(make_device: MakeDevice, read_records: ReadRecords) -> None:
         device.open()
         connection, _ = server.accept()
         with connection:
-            connection.sendall(b"sync\r\n" + T4 + b"\r\n")
+            connection.sendall(T4 + b"\r\n")
             assert [r.data for r in read_records(device, 1)] == [T4]
             device.close()
 
@@ -253,7 +252,8 @@ def test_close_twice_and_read_closed(instrument: PtyInstrument, make_device: Mak
     device.open()
     device.close()
     device.close()
-    device.interrupt()  # harmless on a closed device
+    device.interrupt()  # harmless on a closed device: the next read returns at once
+    assert device.read(0.1) == []
     with pytest.raises(DeviceError, match="not open"):
         device.read(0.1)
 
@@ -263,5 +263,5 @@ def test_reopen_is_clean(instrument: PtyInstrument, make_device: MakeDevice, rea
     device = make_device(instrument.port, channels=4)
     device.open()
     device.open()
-    instrument.write(b"sync\r\n" + T4 + b"\r\n")
+    instrument.write(T4 + b"\r\n")  # the first line after the re-plug is a reading
     assert [r.data for r in read_records(device, 1)] == [T4]

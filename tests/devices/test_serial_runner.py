@@ -14,6 +14,7 @@ import pytest
 
 from rpi_ess.devices.interfaces.serial import SerialDevice
 from rpi_ess.devices.runner import DeviceRunner, RunnerSettings
+from rpi_ess.server.telemetry import encode_telemetry
 from rpi_ess.simulation.instruments import create_simulator
 from rpi_ess.simulation.pty import PtyInstrument
 from rpi_ess.simulation.sps30_emulator import Sps30ShdlcEmulator
@@ -30,6 +31,11 @@ class Lines:
         self.dropped = 0
         self.items: list[dict[str, Any]] = []
         self._changed = threading.Condition()
+
+    def send(self, readings: list[tuple[float, int, list[Any]]]) -> None:
+        """The runner's sink interface; lines encoded as the server encodes them."""
+        for timestamp, code, values in readings:
+            self.push(encode_telemetry('"dev1"', timestamp, code, values))
 
     def push(self, line: bytes) -> None:
         assert line.endswith(b"\r\n")
@@ -61,7 +67,6 @@ def is_error(line: dict[str, Any]) -> bool:
 def run(device: SerialDevice) -> tuple[DeviceRunner, Lines]:
     lines = Lines()
     runner = DeviceRunner(device.config.name, device, device.sensor, lines, FAST)
-    runner.open()
     runner.start()
     return runner, lines
 

@@ -131,7 +131,9 @@ def test_sigterm_while_streaming(serve, make_instrument) -> None:
     sock, stream = client(server.port)
     with sock, stream:
         sock.sendall(b"heartbeat\r\n" + configure_line(serial_entry("A", pty_a.port), serial_entry("B", pty_b.port)))
-        assert json.loads(stream.readline()) == {"response": 0}
+        while "telemetry" in (message := json.loads(stream.readline())):
+            pass  # telemetry may precede the response (PROTOCOL 2.2)
+        assert message == {"response": 0}
         for _ in range(50):
             assert b'"telemetry"' in stream.readline()
         elapsed = server.sigterm()
@@ -180,7 +182,9 @@ def test_sigterm_during_configure(serve, unanswered_port, tmp_path) -> None:
         elapsed = server.sigterm()
         answer = read_to_eof(stream)
     assert server.proc.returncode == 0 and elapsed < EXIT_BOUND
-    assert answer == b"" or answer.startswith(b'{"response": 11'), answer  # cut short, or the open failed first
+    # configure answers 0 before the open completes (absent hardware never refuses, PROTOCOL Appendix C);
+    # the open stuck in its thread does not hold up the exit
+    assert answer == b"" or answer.startswith(b'{"response": 0}'), answer
 
 
 def test_exit_command_ends_serve_with_a_restartable_status(serve) -> None:

@@ -54,7 +54,7 @@ class Buggy(Device):
             raise self.open_bug
         self.inner.open()
 
-    def read(self, timeout: float) -> list[Record]:
+    def _read_internal(self, timeout: float) -> list[Record]:
         self.calls["read"] += 1
         if self._lost:
             self._lost = False
@@ -66,7 +66,7 @@ class Buggy(Device):
     def close(self) -> None:
         self.inner.close()
 
-    def interrupt(self) -> None:
+    def _wake(self) -> None:
         self.inner.interrupt()
 
     def present(self) -> bool | None:
@@ -78,8 +78,8 @@ def buggy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Buggy]:
     """Every device the server creates is wrapped; the wrappers by device name."""
     made: dict[str, Buggy] = {}
 
-    def create(config: Any, sensor: Any, simulate: bool = False) -> Device:
-        made[config.name] = Buggy(real_create_device(config, sensor, simulate))
+    def create(config: Any, sensor: Any) -> Device:
+        made[config.name] = Buggy(real_create_device(config, sensor))
         return made[config.name]
 
     monkeypatch.setattr(command_handler, "create_device", create)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rpi_ess.server.config import ConfigError, parse_configuration
+from rpi_ess.devices.config import ConfigError, parse_configuration
 
 TYPES = ("Temperature", "HX85A", "HX85BA", "Windsonic", "CSAT3B", "LD250", "EFM100C", "Aurora", "Sps30")
 
@@ -48,7 +48,7 @@ def test_later_devices_are_validated_too():
         ({"name": ""}, "name must be a non-empty string"),
         ({"name": 5}, "name must be a non-empty string"),
         ({"sensor_type": "temperature"}, "sensor_type must be one of"),
-        ({"device_type": "USB"}, "device_type must be one of Serial, FTDI, I2C"),
+        ({"device_type": "USB"}, "device_type must be one of Serial, FTDI, Sensirion, I2C"),
         ({"baud_rate": "9600"}, "baud_rate must be an integer"),
         ({"baud_rate": 0}, "baud_rate must be an integer"),
         ({"baud_rate": True}, "baud_rate must be an integer"),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rpi_ess.server.config import ConfigError, DeviceConfig
+from rpi_ess.devices.config import ConfigError, DeviceConfig
 from rpi_ess.server.node_config import (
     DeviceAllowList,
     NodeConfig,

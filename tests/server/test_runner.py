@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rpi_ess.devices.base import Device, Record
+from rpi_ess.devices.config import DeviceConfig
 from rpi_ess.devices.runner import DeviceRunner, RunnerSettings
 from rpi_ess.sensors import create_sensor
-from rpi_ess.server.config import DeviceConfig
+from rpi_ess.server.telemetry import encode_telemetry
 
 
 class Sink:
@@ -18,11 +20,11 @@ class Sink:
         self.dropped = 0
         self.failures = 1
 
-    def push(self, *lines: bytes) -> None:
+    def send(self, readings: list[tuple[float, int, list[Any]]]) -> None:
         if self.failures:
             self.failures -= 1
             raise RuntimeError("bug while queueing a line")
-        self.lines.extend(lines)
+        self.lines.extend(encode_telemetry('"dev"', *reading) for reading in readings)
 
 
 class FlakyDevice(Device):
@@ -41,7 +43,7 @@ class FlakyDevice(Device):
     def open(self) -> None:
         pass
 
-    def read(self, timeout: float) -> list[Record]:
+    def _read_internal(self, timeout: float) -> list[Record]:
         time.sleep(0.01)
         if self.crashes:
             self.crashes -= 1
@@ -66,7 +68,6 @@ def test_unexpected_exceptions_never_end_the_reader():
     sensor = create_sensor("Temperature", 2)
     sink = Sink()
     runner = DeviceRunner("T2", FlakyDevice(config, sensor), sensor, sink, RunnerSettings(backoff_min=0.01))
-    runner.open()
     runner.start()
     try:
         assert wait_for(lambda: any(b'"response_code": 0' in line for line in sink.lines))

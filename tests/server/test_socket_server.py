@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 import math
+import os
+import threading
 
 import pytest
 
@@ -105,7 +107,9 @@ async def test_over_long_line_is_discarded_and_reading_continues(make_server, cl
 
 
 async def test_device_that_cannot_open_leaves_nothing_running(make_server, clients, tmp_path):
-    server = await make_server(simulation_mode=0)
+    """``open_failures: refuse``: code 11, and no thread, queue or descriptor is left behind."""
+    fds, threads = set(os.listdir("/proc/self/fd")), set(threading.enumerate())
+    server = await make_server(simulation_mode=0, node_config=NodeConfig(open_failures="refuse"))
     client = await clients(server.port)
     missing = {"name": "Gone", "sensor_type": "LD250", "device_type": "Serial",
                "serial_port": str(tmp_path / "no-such-tty")}
@@ -114,9 +118,20 @@ async def test_device_that_cannot_open_leaves_nothing_running(make_server, clien
     assert message["response"] == 11
     assert "Gone" in message["message"] and "no-such-tty" in message["message"]
     assert server.command_handler.runners == []
+    assert server.telemetry._queues == []
+    assert [t for t in threading.enumerate() if t not in threads and t.name.startswith("rpi-ess-Gone")] == []
+    socket_fds = {fd for fd in set(os.listdir("/proc/self/fd")) - fds if "tty" in _fd_target(fd)}
+    assert socket_fds == set()
     await client.command("status")
     _, status = await client.response()
     assert status["status"]["configured"] is False and status["status"]["devices"] == []
+
+
+def _fd_target(fd: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
 
 
 async def test_allow_list_refuses_unlisted_ports(make_server, clients):

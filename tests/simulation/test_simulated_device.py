@@ -7,11 +7,10 @@ import threading
 
 import pytest
 
-from rpi_ess.devices import create_device
 from rpi_ess.devices.base import DeviceError, Record
+from rpi_ess.devices.config import DeviceConfig
 from rpi_ess.devices.interfaces.simulated import SimulatedDevice
 from rpi_ess.sensors import SENSOR_TYPES, Reading, Sensor, create_sensor
-from rpi_ess.server.config import DeviceConfig
 
 WAIT = 10.0  # generous: a loaded CI machine may be slow
 
@@ -140,13 +139,6 @@ def test_reopen_after_close() -> None:
         device.open()
         assert read_records(device, 3)
         device.close()
-
-
-def test_registry_builds_a_simulated_device_for_any_device_type() -> None:
-    config = DeviceConfig(name="ws", sensor_type="Windsonic", device_type="Serial", serial_port="/dev/ttyUSB9")
-    device = create_device(config, create_sensor("Windsonic"), simulate=True)
-    assert isinstance(device, SimulatedDevice)
-    assert device.describe == "Simulated Windsonic (Serial)"
 
 
 class Barometer(Sensor):

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...tai import tai_time
 from ..base import DeviceError
@@ -27,7 +27,7 @@ from .serial import SerialDevice
 
 if TYPE_CHECKING:
     from ...sensors.base import Sensor
-    from ...server.config import DeviceConfig
+    from ..config import DeviceConfig, FieldChecker
 
 __all__ = ["FtdiDevice", "UsbListing", "list_usb_adapters", "serial_from_by_id"]
 
@@ -71,6 +71,7 @@ class FtdiDevice(SerialDevice):
     """``device_type: FTDI``: the adapter with USB serial number ``ftdi_id``."""
 
     kind = "FTDI"
+    config_keys: ClassVar[frozenset[str]] = frozenset({"baud_rate", "ftdi_id", "poll_interval"})
     #: Seconds a pyftdi USB listing is reused by :meth:`present` (the runner polls it often).
     usb_listing_ttl = 1.0
     #: Where USB device nodes live (udev links for user-space adapters point here).
@@ -90,6 +91,14 @@ class FtdiDevice(SerialDevice):
         self.ess_root = Path(ess_root)
         self.resolved: str | None = None
         self._usb_listing: tuple[float, UsbListing] = (float("-inf"), UsbListing())
+
+    @classmethod
+    def check_config(cls, check: FieldChecker, sensor_type: str | None) -> dict[str, Any]:
+        return {
+            "ftdi_id": check.string("ftdi_id", required=True),
+            "baud_rate": check.baud_rate(),
+            "poll_interval": check.number("poll_interval", 0.05, 3600.0),
+        }
 
     @property
     def describe(self) -> str:
@@ -111,7 +120,7 @@ class FtdiDevice(SerialDevice):
     def port_url(self) -> str:
         serial = self.config.ftdi_id
         if not serial:
-            raise DeviceError(f"{self.where}: no ftdi_id configured")
+            raise DeviceError(f"{self.where}: no ftdi_id configured", "open")
         self.resolved = None
         tty = self.find_tty()
         if tty is not None:
@@ -122,7 +131,7 @@ class FtdiDevice(SerialDevice):
         if serial in usb.serials:
             self.resolved = f"ftdi://::{serial}/1"  # not bound to ftdi_sio: drive it from user space
             return self.resolved
-        raise DeviceError(f"{self.where}: adapter not found; {self._present_adapters(usb)}")
+        raise DeviceError(f"{self.where}: adapter not found; {self._present_adapters(usb)}", "open")
 
     def _present_adapters(self, usb: UsbListing) -> str:
         tty_serials = sorted({s for p in _entries(self.by_id_root) if (s := serial_from_by_id(p.name))})

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import errno
 import os
-import threading
 import time
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ...tai import tai_time
 from ..base import Device, DeviceError, Record
@@ -26,7 +25,7 @@ from ..chips.adapters import ChipAdapter
 
 if TYPE_CHECKING:
     from ...sensors.base import Sensor
-    from ...server.config import DeviceConfig
+    from ..config import DeviceConfig, FieldChecker
 
 __all__ = ["CHIPS", "BusFactory", "I2cDevice", "LinuxBuses", "bus_factory", "validate_chip"]
 
@@ -64,6 +63,22 @@ bus_factory: BusFactory = LinuxBuses()
 class I2cDevice(Device):
     """One chip at one address on one bus, polled from the device's reader thread."""
 
+    config_keys: ClassVar[frozenset[str]] = frozenset({"chip", "i2c_bus", "address", "poll_interval"})
+
+    @classmethod
+    def check_config(cls, check: FieldChecker, sensor_type: str | None) -> dict[str, Any]:
+        chip = check.string("chip", required=True)
+        address = _address(check)
+        if chip is not None and sensor_type is not None:
+            for problem in validate_chip(chip, sensor_type, address):
+                check.errors.append(f"{check.label}: {problem}")
+        return {
+            "chip": chip,
+            "i2c_bus": check.integer("i2c_bus", 0, 255, default=1),
+            "address": address,
+            "poll_interval": check.number("poll_interval", 0.05, 3600.0),
+        }
+
     def __init__(
         self,
         config: DeviceConfig,
@@ -77,7 +92,8 @@ class I2cDevice(Device):
         if problems:
             raise DeviceError(f"{config.name}: {'; '.join(problems)}")
         info = chip_info(config.chip or "")
-        assert info is not None  # validate_chip checked it
+        if info is None:  # validate_chip has reported it
+            raise DeviceError(f"{config.name}: unknown I2C chip {config.chip!r}", "open")
         self.chip: ChipInfo = info
         self.address = info.default_address if config.address is None else config.address
         self.poll_interval = config.poll_interval or info.poll_interval
@@ -85,7 +101,6 @@ class I2cDevice(Device):
         self._factory = bus_factory
         self._bus: Any = None
         self._adapter: ChipAdapter | None = None
-        self._wake = threading.Event()
         self._next_poll = 0.0
 
     @property
@@ -105,25 +120,23 @@ class I2cDevice(Device):
         try:
             self._bus = self.factory(self.config.i2c_bus)
         except Exception as e:
-            raise self._error(f"cannot open {self.bus_path}: {e}") from e
+            raise self._error(f"cannot open {self.bus_path}: {e}", "open") from e
         try:
             self._adapter = self.chip.adapter(self._bus, self.address)
         except ImportError as e:
             self.close()
-            raise self._error(f"the {self.chip.name} driver is missing: {INSTALL_HINT} ({e})") from e
+            raise self._error(f"the {self.chip.name} driver is missing: {INSTALL_HINT} ({e})", "open") from e
         except Exception as e:  # whatever the driver raises: NACK, wrong chip ID, CRC ...
             self.close()
-            raise self._error(self._explain(e)) from e
+            raise self._error(self._explain(e), "open") from e
         self._next_poll = time.monotonic()
 
-    def read(self, timeout: float) -> list[Record]:
+    def _read_internal(self, timeout: float) -> list[Record]:
         if self._adapter is None:
             raise self._error("read while closed")
         wait = self._next_poll - time.monotonic()
         if wait > 0:
-            if self._wake.wait(min(wait, timeout)):
-                self._wake.clear()
-                return []
+            self._sleep(min(wait, timeout))
             if time.monotonic() < self._next_poll:
                 return []
         try:
@@ -151,15 +164,12 @@ class I2cDevice(Device):
             except Exception:  # closing must not raise; the handle is dropped either way
                 pass
 
-    def interrupt(self) -> None:
-        self._wake.set()
-
     def present(self) -> bool | None:
         present = getattr(self.factory, "present", None)
         return present(self.config.i2c_bus) if present is not None else True
 
-    def _error(self, detail: str) -> DeviceError:
-        return DeviceError(f"{self.config.name}: {self.describe}: {detail}")
+    def _error(self, detail: str, kind: str = "read") -> DeviceError:
+        return DeviceError(f"{self.where}: {detail}", kind)
 
     def _explain(self, e: Exception) -> str:
         """Turn a driver exception into a sentence; a NACK says where nobody answered."""
@@ -169,3 +179,16 @@ class I2cDevice(Device):
             return (f"no device answers at {self.address:#04x} on {self.bus_path} "
                     f"(check wiring and address: i2cdetect -y {self.config.i2c_bus})")
         return f"{type(e).__name__}: {e}"
+
+
+def _address(check: FieldChecker) -> int | None:
+    """I2C address as an integer or a hex string such as ``"0x44"``."""
+    value = check.entry.get("address")
+    if isinstance(value, str):
+        try:
+            value = int(value, 0)
+        except ValueError:
+            check.error("address", f"must be an integer or a hex string like '0x44', got {value[:40]!r}")
+            return None
+        check.entry = {**check.entry, "address": value}
+    return check.integer("address", 0x03, 0x77)

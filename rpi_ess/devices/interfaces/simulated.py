@@ -10,7 +10,6 @@ handed pre-formatted lines to the parser once a second (PROTOCOL 7).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -22,7 +21,7 @@ from ..framing import LineFramer
 
 if TYPE_CHECKING:
     from ...sensors.base import Sensor
-    from ...server.config import DeviceConfig
+    from ..config import DeviceConfig
 
 __all__ = ["SimulatedDevice"]
 
@@ -44,7 +43,6 @@ class SimulatedDevice(Device):
     ) -> None:
         super().__init__(config, sensor, clock)
         self.seed = seed
-        self._wake = threading.Event()
         self._simulator: InstrumentSimulator | None = None
         self._framer = LineFramer(sensor.terminator, idle_flush=sensor.idle_flush, synced=True)
         self._next_due = 0.0  # time.monotonic() at which the instrument sends its next record
@@ -59,19 +57,18 @@ class SimulatedDevice(Device):
         try:
             self._simulator = create_simulator(self.sensor.sensor_type, self.sensor.channels, self.seed)
         except ValueError as e:
-            raise DeviceError(f"{self.config.name}: {self.describe}: {e}") from e
+            raise DeviceError(f"{self.where}: {e}", "open") from e
         self._framer.reset(synced=True)
         self._idle_due = None
         self._next_due = time.monotonic()
 
-    def read(self, timeout: float) -> list[Record]:
+    def _read_internal(self, timeout: float) -> list[Record]:
         simulator = self._simulator
         if simulator is None:
-            raise DeviceError(f"{self.config.name}: {self.describe} is not open")
+            raise DeviceError(f"{self.where}: not open")
         deadline = time.monotonic() + timeout
         while True:
-            if self._wake.is_set():
-                self._wake.clear()
+            if self._interrupted.is_set():
                 return []
             now = time.monotonic()
             if now >= self._next_due:
@@ -87,7 +84,7 @@ class SimulatedDevice(Device):
             if now >= deadline:
                 return []
             wake_at = min(self._next_due, deadline, self._idle_due if self._idle_due is not None else deadline)
-            self._wake.wait(max(wake_at - now, MIN_WAIT))
+            self._interrupted.wait(max(wake_at - now, MIN_WAIT))
 
     def _receive(self, simulator: InstrumentSimulator, now: float) -> list[Record]:
         """Take the record that is due from the instrument and frame it."""
@@ -101,9 +98,6 @@ class SimulatedDevice(Device):
         if self._framer.pending and self.sensor.idle_flush is not None:
             self._idle_due = now + self.sensor.idle_flush
         return records
-
-    def interrupt(self) -> None:
-        self._wake.set()
 
     def close(self) -> None:
         self._simulator = None

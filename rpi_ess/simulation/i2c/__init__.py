@@ -21,7 +21,7 @@ from .registers import Mcp9808Emulator, Tmp117Emulator
 from .sensirion import SensirionChip, Sht3xEmulator, Sht4xEmulator, Sps30Emulator
 
 if TYPE_CHECKING:
-    from ...server.config import DeviceConfig
+    from ...devices.config import DeviceConfig
 
 __all__ = [
     "EMULATORS",

@@ -1,12 +1,20 @@
-"""Device configuration as received in ``configure`` (PROTOCOL 2.6), after validation."""
+"""Device configuration as received in ``configure`` (PROTOCOL 2.6), and its validation.
+
+The common fields (name, sensor_type, device_type, channels, the CSC's own keys) are
+checked here; every backend checks its own fields (``Device.check_config``), so the valid
+``device_type`` values are exactly the backend registry's names (python-can's ``BACKENDS``).
+Validation collects every problem of every device, each naming the device and the field;
+no ``assert`` (it vanishes under ``python -O``) and no exception escapes for bad input.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ConfigError", "DeviceConfig", "parse_configuration"]
+__all__ = ["ConfigError", "DeviceConfig", "FieldChecker", "parse_configuration"]
 
 
 @dataclass(frozen=True)
@@ -18,21 +26,33 @@ class DeviceConfig:
     device_type: str
     baud_rate: int = 19200
     channels: int | None = None
-    serial_port: str | None = None  # device path or pyserial URL (Serial)
+    serial_port: str | None = None  # device path or pyserial URL (Serial, Sensirion)
     ftdi_id: str | None = None  # USB serial number of the adapter (FTDI)
     chip: str | None = None  # I2C chip name, e.g. "SHT4x" (I2C)
     i2c_bus: int = 1  # /dev/i2c-N (I2C)
     address: int | None = None  # I2C address; None = the chip's default
     poll_interval: float | None = None  # seconds between polls of a polled device (I2C, SPS30)
     power_relay_pin: int | None = None  # BCM pin of a relay that can power-cycle the instrument
+    silence_timeout: float | None = None  # seconds without a record that count as a fault
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def identity(self) -> str:
+        """What the instrument is, independent of any connection: name and where it is attached.
 
-# --- validation -------------------------------------------------------------------------------
+        A failure episode (and its error budget, PROTOCOL Appendix C) belongs to this, so it
+        survives client reconnects and re-configures of the same instrument.
+        """
+        where = self.ftdi_id if self.device_type == "FTDI" else self.serial_port
+        if self.device_type == "I2C":
+            where = f"{self.i2c_bus}:{self.chip}@{self.address}"
+        return f"{self.name}|{self.device_type}|{where}"
 
-DEVICE_KINDS = ("Serial", "FTDI", "I2C")
+
 MAX_CHANNELS = 64
 MAX_BAUD = 4_000_000
+MAX_SHOWN = 40  # characters of a bad value echoed back, so an error never outgrows the request
+MAX_ERRORS = 20  # errors listed in one response; the rest are counted
 #: keys the CSC sends for its own use; checked for type only (PROTOCOL 2.6, 6.1)
 _CSC_KEYS: dict[str, tuple[type, ...]] = {
     "location": (str,),
@@ -40,6 +60,8 @@ _CSC_KEYS: dict[str, tuple[type, ...]] = {
     "safe_interval": (int, float),
     "threshold": (int, float),
 }
+#: keys the common checker consumes; backends declare theirs in ``Device.config_keys``
+_COMMON_KEYS = frozenset({"name", "sensor_type", "device_type", "channels", "power_relay_pin", "silence_timeout"})
 
 
 class ConfigError(ValueError):
@@ -50,10 +72,6 @@ class ConfigError(ValueError):
         more = f"; ... and {len(errors) - MAX_ERRORS} more error(s)" if len(errors) > MAX_ERRORS else ""
         super().__init__("; ".join(shown) + more)
         self.errors = errors
-
-
-MAX_SHOWN = 40  # characters of a bad value echoed back, so an error never outgrows the request
-MAX_ERRORS = 20  # errors listed in one response; the rest are counted
 
 
 def _show(value: Any) -> str:
@@ -72,13 +90,19 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-class _DeviceChecker:
-    """Collects every error of one device entry, each naming the device and the field."""
+class FieldChecker:
+    """Collects every error of one device entry, each naming the device and the field.
 
-    def __init__(self, index: int, entry: dict[str, Any]) -> None:
+    A key that is present with the value ``null`` counts as absent (the CSC's YAML can
+    produce it); the default then applies, or "is required" is reported.
+    """
+
+    def __init__(self, index: int, entry: Mapping[str, Any]) -> None:
         name = entry.get("name")
         self.label = f"devices[{index}]" + (f" ({_show(name)})" if isinstance(name, str) else "")
         self.entry = entry
@@ -87,21 +111,21 @@ class _DeviceChecker:
     def error(self, key: str, problem: str) -> None:
         self.errors.append(f"{self.label}: {key} {problem}")
 
-    def string(self, key: str, required: bool) -> str | None:
+    def string(self, key: str, required: bool = False, default: str | None = None) -> str | None:
         value = self.entry.get(key)
         if value is None:
             if required:
                 self.error(key, "is required")
-            return None
+            return default
         if not isinstance(value, str) or not value.strip():
             self.error(key, f"must be a non-empty string, got {_show(value)}")
             return None
         return value
 
     def integer(self, key: str, low: int, high: int, default: int | None = None) -> int | None:
-        value = self.entry.get(key, default)
+        value = self.entry.get(key)
         if value is None:
-            return None
+            return default
         if not _is_int(value) or not low <= value <= high:
             self.error(key, f"must be an integer from {low} to {high}, got {_show(value)}")
             return None
@@ -112,7 +136,7 @@ class _DeviceChecker:
         if value is None:
             return None
         if not _is_number(value) or not low <= value <= high:
-            self.error(key, f"must be a number from {low} to {high}, got {_show(value)}")
+            self.error(key, f"must be a number from {low:g} to {high:g}, got {_show(value)}")
             return None
         return float(value)
 
@@ -123,67 +147,41 @@ class _DeviceChecker:
             return None
         return value
 
+    def baud_rate(self, default: int = 19200, zero_means_default: bool = False) -> int | None:
+        """``baud_rate``; absent gives ``default`` (the CSC schema's 19200)."""
+        if zero_means_default and _is_int(self.entry.get("baud_rate")) and self.entry["baud_rate"] == 0:
+            return default
+        return self.integer("baud_rate", 50, MAX_BAUD, default=default)
 
-_KNOWN_KEYS = frozenset(
-    {"name", "sensor_type", "device_type", "baud_rate", "channels", "serial_port", "ftdi_id", "chip",
-     "i2c_bus", "address", "poll_interval", "power_relay_pin"}
-)
 
+def _parse_device(index: int, entry: Any, sensor_types: tuple[str, ...]) -> DeviceConfig | list[str]:
+    from .backends import BACKENDS, backend_class
 
-def _parse_device(index: int, entry: Any, sensor_types: tuple[str, ...]) -> tuple[DeviceConfig | None, list[str]]:
     if not isinstance(entry, dict):
-        return None, [f"devices[{index}]: must be an object, got {type(entry).__name__}"]
-    check = _DeviceChecker(index, entry)
+        return [f"devices[{index}]: must be an object, got {type(entry).__name__}"]
+    check = FieldChecker(index, entry)
     name = check.string("name", required=True)
-    sensor_type = check.choice("sensor_type", sensor_types)
-    device_type = check.choice("device_type", DEVICE_KINDS)
-    baud_rate = check.integer("baud_rate", 50, MAX_BAUD, default=19200)
+    device_type = check.choice("device_type", tuple(BACKENDS))
+    backend = backend_class(device_type) if device_type is not None else None
+    sensor_type = check.choice("sensor_type", backend.sensor_types(sensor_types) if backend else sensor_types)
     channels = check.integer("channels", 1, MAX_CHANNELS)
-    if sensor_type == "Temperature" and "channels" not in entry:
+    if sensor_type == "Temperature" and channels is None and not check.errors:
         check.error("channels", "is required for sensor_type Temperature")
-    serial_port = check.string("serial_port", required=device_type == "Serial")
-    ftdi_id = check.string("ftdi_id", required=device_type == "FTDI")
-    chip = check.string("chip", required=device_type == "I2C")
-    i2c_bus = check.integer("i2c_bus", 0, 255, default=1)
-    address = _address(check)
-    poll_interval = check.number("poll_interval", 0.05, 3600.0)
-    relay_pin = check.integer("power_relay_pin", 0, 53)
+    common: dict[str, Any] = {
+        "power_relay_pin": check.integer("power_relay_pin", 0, 53),
+        "silence_timeout": check.number("silence_timeout", 0.1, 3600.0),
+    }
     for key, types in _CSC_KEYS.items():
-        if key in entry and (not isinstance(entry[key], types) or isinstance(entry[key], bool)):
-            check.error(key, f"must be of type {'/'.join(t.__name__ for t in types)}, got {_show(entry[key])}")
-    if device_type == "I2C" and chip is not None and sensor_type is not None:
-        check.errors.extend(f"{check.label}: {problem}" for problem in _i2c_problems(chip, sensor_type, address))
-    if check.errors:
-        return None, check.errors
-    assert name is not None and sensor_type is not None and device_type is not None and baud_rate is not None
-    extra = {key: value for key, value in entry.items() if key not in _KNOWN_KEYS}
-    return DeviceConfig(
-        name=name, sensor_type=sensor_type, device_type=device_type, baud_rate=baud_rate, channels=channels,
-        serial_port=serial_port, ftdi_id=ftdi_id, chip=chip, i2c_bus=i2c_bus if i2c_bus is not None else 1,
-        address=address, poll_interval=poll_interval, power_relay_pin=relay_pin, extra=extra,
-    ), []
-
-
-def _address(check: _DeviceChecker) -> int | None:
-    """I2C address as an integer or a hex string such as ``"0x44"``."""
-    value = check.entry.get("address")
-    if isinstance(value, str):
-        try:
-            value = int(value, 0)
-        except ValueError:
-            check.error("address", f"must be an integer or a hex string like '0x44', got {_show(value)}")
-            return None
-        check.entry = {**check.entry, "address": value}
-    return check.integer("address", 0x03, 0x77)
-
-
-def _i2c_problems(chip: str, sensor_type: str, address: int | None) -> list[str]:
-    """Chip-specific checks live with the I2C backend (imported only when I2C is used)."""
-    try:
-        from ..devices.interfaces.i2c import validate_chip
-    except ImportError:  # backend module not installed in this build
-        return []
-    return validate_chip(chip, sensor_type, address)
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+            check.error(key, f"must be of type {'/'.join(t.__name__ for t in types)}, got {_show(value)}")
+    own = backend.check_config(check, sensor_type) if backend is not None else {}
+    if check.errors or name is None or sensor_type is None or device_type is None or backend is None:
+        return check.errors or [f"{check.label}: invalid device"]
+    known = _COMMON_KEYS | backend.config_keys
+    values = {"name": name, "sensor_type": sensor_type, "device_type": device_type, "channels": channels,
+              **common, **own}
+    return DeviceConfig(**values, extra={key: value for key, value in entry.items() if key not in known})
 
 
 def parse_configuration(
@@ -204,10 +202,11 @@ def parse_configuration(
         raise ConfigError([*errors, f"configuration: {len(devices)} devices exceed this node's limit of {max_devices}"])
     configs: list[DeviceConfig] = []
     for index, entry in enumerate(devices):
-        config, problems = _parse_device(index, entry, sensor_types)
-        errors.extend(problems)
-        if config is not None:
-            configs.append(config)
+        result = _parse_device(index, entry, sensor_types)
+        if isinstance(result, DeviceConfig):
+            configs.append(result)
+        else:
+            errors.extend(result)
     seen: set[str] = set()
     for config in configs:
         if config.name in seen:
