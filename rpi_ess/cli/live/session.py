@@ -65,6 +65,8 @@ class TelemetrySession:
         self.rate_limit = rate_limit
         #: lines that were neither a response nor telemetry attributable to a device
         self.bad_lines = 0
+        #: this end's address as the server sees it on a direct route (set on connect)
+        self.local_host = ""
         self._client: Any = None
         self._pending: collections.deque[Telemetry] = collections.deque()
         self._last_read = -math.inf
@@ -93,7 +95,8 @@ class TelemetrySession:
             raise SessionError(f"cannot connect to {self.address}: no answer within {self.connect_timeout:g} s") from e
         except OSError as e:
             raise SessionError(f"cannot connect to {self.address}: {_reason(e)}") from e
-        log.info("connected to %s", self.address)
+        self.local_host = self._client.writer.get_extra_info("sockname")[0]
+        log.info("connected to %s from %s", self.address, self.local_host)
 
     async def configure(self) -> None:
         """Send ``configure`` and wait for its response, keeping telemetry that comes first."""
@@ -105,8 +108,13 @@ class TelemetrySession:
                 f"server {self.address} sent no configure response within {self.response_timeout:g} s"
             ) from None
         except SessionError as e:
-            raise SessionError(f"{e} (a server that already has a client closes new connections at once)") from e
+            raise SessionError(f"{e} ({self._immediate_close_causes()})") from e
         self._check_response(response)
+
+    def _immediate_close_causes(self) -> str:
+        """Both reasons a server closes a new connection before answering (PROTOCOL 1.3, node allow-list)."""
+        return (f"a server closes a new connection at once when it already has a client, or when this "
+                f"client's address {self.local_host} is not in its server.allowed_clients")
 
     async def _send_configure(self) -> Mapping[str, Any]:
         command = {"command": "configure", "parameters": {"configuration": {"devices": self.devices}}}
