@@ -6,7 +6,8 @@ import argparse
 import importlib
 import importlib.metadata
 import sys
-from typing import Any
+
+from .actions import PrintAndExit
 
 __all__ = ["main"]
 
@@ -14,15 +15,8 @@ __all__ = ["main"]
 SUBCOMMANDS = ("serve", "demo", "client", "diag", "udev")
 
 
-class _VersionAction(argparse.Action):
-    """``--version``: the installed distribution's version, looked up only when asked for."""
-
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, help="print the version and exit", **kwargs)
-
-    def __call__(self, parser: argparse.ArgumentParser, *_args: Any) -> None:
-        sys.stdout.write(f"{parser.prog} {importlib.metadata.version('rpi-ess')}\n")
-        parser.exit()
+def _version() -> str:
+    return f"rpi-ess {importlib.metadata.version('rpi-ess')}\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         "controller).",
         epilog="Example: rpi-ess demo --duration 10",
     )
-    parser.add_argument("--version", action=_VersionAction)
+    parser.add_argument("--version", action=PrintAndExit, text=_version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
         try:
