@@ -21,6 +21,7 @@ from rpi_ess.cli.live import (
     format_values,
     parse_telemetry,
 )
+from rpi_ess.cli.live.show import stop_hint
 from rpi_ess.sensors import SENSOR_TYPES, create_sensor
 from rpi_ess.sensors.windsonic import Windsonic
 
@@ -235,6 +236,14 @@ def test_a_narrow_terminal_keeps_the_values_and_drops_secondary_columns() -> Non
 def test_summary_counts_unreadable_lines_from_the_session() -> None:
     stats = TelemetryStats(DEVICES, clock=FakeClock())
     assert "4 unreadable lines" in render(TelemetryTable(stats, bad_lines=lambda: 4))
+
+
+@pytest.mark.parametrize(("duration", "hint"), [(None, "Press Ctrl-C to stop."),
+                                                 (10.0, "Stops after 10 s; press Ctrl-C to stop sooner.")])
+def test_the_live_table_says_how_to_stop(duration: float | None, hint: str) -> None:
+    table = TelemetryTable(TelemetryStats(DEVICES, clock=FakeClock()))
+    table.hint = stop_hint(duration)
+    assert hint in render(table)
 
 
 def test_summary_mentions_unreadable_lines() -> None:

@@ -16,7 +16,7 @@ from .table import TelemetryTable
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["show_telemetry"]
+__all__ = ["show_telemetry", "stop_hint"]
 
 #: Seconds between refreshes of the live table.
 REFRESH_INTERVAL = 0.25
@@ -99,6 +99,8 @@ async def _watch(
     tasks = {asyncio.create_task(consume()), asyncio.create_task(stop.wait())}
     if live is not None:
         tasks.add(asyncio.create_task(refresh()))
+    if live is not None:
+        table.hint = stop_hint(options.duration)
     with contextlib.nullcontext() if live is None else live:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -109,6 +111,7 @@ async def _watch(
                 task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
         if live is not None:
+            table.hint = None  # the last screen stays: it must not invite a Ctrl-C that is no longer needed
             live.refresh()
     if live is None:
         console.print(table)
@@ -116,6 +119,13 @@ async def _watch(
         if isinstance(result, Exception) and not isinstance(result, SessionError):
             raise result
     return next((result for result in results if isinstance(result, SessionError)), None)
+
+
+def stop_hint(duration: float | None) -> str:
+    """How the live screen ends, so nobody has to guess how to leave it."""
+    if duration is None:
+        return "Press Ctrl-C to stop."
+    return f"Stops after {duration:g} s; press Ctrl-C to stop sooner."
 
 
 def _table_console(stderr: bool) -> Console:

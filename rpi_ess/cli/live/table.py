@@ -57,6 +57,8 @@ class TelemetryTable:
         self.stats = stats
         self.title = title
         self.bad_lines = bad_lines
+        #: shown under the summary while the table is live, e.g. how to stop
+        self.hint: str | None = None
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield self.render(options.max_width)
@@ -66,7 +68,8 @@ class TelemetryTable:
 
         wide = width is None or width >= WIDE_TABLE
         shown = [index for index, (_, _, narrow) in enumerate(_COLUMNS) if wide or narrow]
-        table = Table(title=self.title, caption=self.stats.summary(self.bad_lines()), caption_justify="left")
+        caption = self.stats.summary(self.bad_lines()) + (f"\n{self.hint}" if self.hint else "")
+        table = Table(title=self.title, caption=caption, caption_justify="left")
         for index in shown:
             header, options, _ = _COLUMNS[index]
             table.add_column(header, **options)
