@@ -8,6 +8,7 @@ comes back, using the same connection sequence as the CSC (heartbeats from the f
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import json
 import math
 import sys
@@ -17,14 +18,17 @@ from typing import Any
 
 import yaml
 
+from .actions import PrintAndExit
 from .live import ViewOptions, add_view_arguments, positive_float, run_command, show_telemetry
 
-__all__ = ["ConfigFileError", "load_devices", "register", "run"]
+__all__ = ["ConfigFileError", "example_config", "load_devices", "register", "run"]
 
 EPILOG = """\
 The device file holds either a list of devices or a mapping with a `devices` key (so a CSC
 configuration can be used as it is); YAML or JSON, chosen by the extension (.yaml/.yml/.json)
-or else by the content. Example devices.yaml:
+or else by the content. `rpi-ess client --example-config` prints a complete, commented one
+(the demo's nine devices, which `rpi-ess serve --simulate` accepts as they are).
+Example devices.yaml:
 
   devices:
     - name: TempDome
@@ -38,6 +42,7 @@ Examples:
   rpi-ess client --host ess-pi-1 --config devices.yaml
   rpi-ess client --host 10.0.0.7 --port 5000 --config devices.json --duration 30 --json > telemetry.jsonl
   rpi-ess client --host ess-pi-1 --config devices.yaml --rate-limit 0.5   # read as slowly as the CSC
+  rpi-ess client --example-config > devices.yaml
 
 Exit status: 0 after --duration or Ctrl-C, 1 when the connection fails, the configuration is
 refused or the connection is lost, 2 for a bad device file.
@@ -46,6 +51,11 @@ refused or the connection is lost, 2 for a bad device file.
 
 class ConfigFileError(ValueError):
     """The device file cannot be used; the message names the file and the problem."""
+
+
+def example_config() -> str:
+    """The shipped example device file (package data), commented for a technician."""
+    return importlib.resources.files(__package__).joinpath("examples/devices.yaml").read_text(encoding="utf-8")
 
 
 def _parse(path: Path, text: str) -> Any:
@@ -121,6 +131,8 @@ def register(subparsers: Any) -> None:
                         "read as fast as lines come)")
     parser.add_argument("--connect-timeout", type=positive_float, default=10.0, metavar="SECONDS",
                         help="give up connecting after this long (default: %(default)s)")
+    parser.add_argument("--example-config", action=PrintAndExit, text=example_config,
+                        help="print an example device file (the demo's devices) and exit")
     add_view_arguments(parser)
     parser.set_defaults(func=run)
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
+
+from .actions import PrintAndExit
 
 __all__ = ["main"]
 
 #: sub-command modules, in the order ``--help`` lists them
 SUBCOMMANDS = ("serve", "demo", "client", "diag", "udev")
+
+
+def _version() -> str:
+    return f"rpi-ess {importlib.metadata.version('rpi-ess')}\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         "controller).",
         epilog="Example: rpi-ess demo --duration 10",
     )
+    parser.add_argument("--version", action=PrintAndExit, text=_version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .aurora import Aurora
-from .base import NAN, Reading, Sensor
+from .base import NAN, Field, Reading, Sensor
 from .csat3b import CSAT3B
 from .efm100c import EFM100C
 from .hx85a import HX85A
@@ -13,7 +13,7 @@ from .sps30 import Sps30
 from .temperature import Temperature
 from .windsonic import Windsonic
 
-__all__ = ["NAN", "SENSOR_TYPES", "Reading", "Sensor", "create_sensor"]
+__all__ = ["NAN", "SENSOR_TYPES", "Field", "Reading", "Sensor", "create_sensor"]
 
 #: sensor_type string (as in the configuration) -> parser class.
 SENSOR_TYPES: dict[str, type[Sensor]] = {

@@ -12,9 +12,9 @@ any short line.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from .base import NAN, Reading, Sensor
+from .base import NAN, Field, Reading, Sensor
 from .fields import decode, snippet, to_float, to_int
 
 __all__ = ["Aurora"]
@@ -28,6 +28,15 @@ class Aurora(Sensor):
     terminator = b"\n"
     baud_rate = 9600
     period = 2.0
+    fields: ClassVar[tuple[Field, ...]] = (
+        Field("sequence number", "#"),
+        Field("ambient temperature", "ambient", "°C", 1),
+        Field("sky temperature", "sky", "°C", 1),
+        Field("clarity", "clarity", decimals=1),
+        Field("light", "light", decimals=1),
+        Field("rain", "rain", decimals=1),
+        Field("alarm", "alarm"),
+    )
 
     def parse(self, record: bytes) -> Reading:
         fields = decode(record, self.charset).strip().split(",")

@@ -11,9 +11,9 @@ import abc
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-__all__ = ["NAN", "Reading", "Sensor"]
+__all__ = ["NAN", "Field", "Reading", "Sensor"]
 
 NAN = math.nan
 
@@ -25,6 +25,30 @@ class Reading:
     values: list[Any]
     ok: bool = True
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """What one element of a ``sensor_telemetry`` payload is, for people reading it (tables, docs).
+
+    Only descriptive: parsing never looks at it. Consecutive shown elements of the same
+    ``quantity`` and ``unit`` are one series, written with the unit once
+    (``u 0.09 v 0.07 w 0.06 m/s``).
+    """
+
+    #: What the element measures or says, e.g. "relative humidity", "sentence id".
+    quantity: str
+    #: Short name written before the value; "" for none.
+    label: str = ""
+    #: Unit symbol written after the value; "" for counts, flags and ratios.
+    unit: str = ""
+    #: Digits after the decimal point when shown; None shows the number as sent (counts, flags).
+    decimals: int | None = None
+    #: Write a "+" before positive values (a field's polarity matters).
+    signed: bool = False
+    #: "value": label and value; "label": the label alone (the element names the kind of line);
+    #: "none": not shown (constant, never measured, or repeated elsewhere in the line).
+    show: Literal["value", "label", "none"] = "value"
 
 
 class Sensor(abc.ABC):
@@ -48,9 +72,20 @@ class Sensor(abc.ABC):
     idle_flush: ClassVar[float | None] = None
     #: "lines" for text instruments, "shdlc" for the polled binary SPS30 protocol.
     protocol: ClassVar[str] = "lines"
+    #: The elements of a reading's payload, in order (see :meth:`fields_for`).
+    fields: ClassVar[tuple[Field, ...]] = ()
 
     def __init__(self, channels: int | None = None) -> None:
         self.channels = channels
+
+    @classmethod
+    def fields_for(cls, values: Sequence[Any]) -> tuple[Field, ...]:
+        """The fields that describe ``values``, a payload of this sensor.
+
+        Most sensors have one layout; those whose layout depends on the line (the channel
+        count, the sentence type) override this.
+        """
+        return cls.fields
 
     @abc.abstractmethod
     def parse(self, record: bytes) -> Reading:

@@ -18,9 +18,9 @@ Differences from the reference:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
-from .base import NAN, Reading, Sensor
+from .base import NAN, Field, Reading, Sensor
 from .fields import decode, snippet, to_float, to_int
 
 __all__ = ["CSAT3B", "SIGNATURE_SEED", "signature"]
@@ -50,6 +50,15 @@ class CSAT3B(Sensor):
     charset = "iso-8859-1"
     baud_rate = 115200
     period = 0.1
+    fields: ClassVar[tuple[Field, ...]] = (
+        Field("wind velocity", "u", "m/s", 2),
+        Field("wind velocity", "v", "m/s", 2),
+        Field("wind velocity", "w", "m/s", 2),
+        Field("sonic temperature", "Ts", "°C", 1),
+        Field("diagnostic word", "diag"),
+        Field("record counter", "counter", show="none"),
+        Field("signature", "sig", show="none"),
+    )
 
     def parse(self, record: bytes) -> Reading:
         fields = decode(record, self.charset).split(",")

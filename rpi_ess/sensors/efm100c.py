@@ -11,9 +11,9 @@ Differences from the reference: the checksum is verified when the line has one (
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
-from .base import NAN, Reading, Sensor
+from .base import NAN, Field, Reading, Sensor
 from .checksums import boltek_checksum_ok, split_sentence
 from .fields import snippet
 
@@ -26,6 +26,10 @@ class EFM100C(Sensor):
     sensor_type = "EFM100C"
     baud_rate = 19200
     period = 0.05
+    fields: ClassVar[tuple[Field, ...]] = (
+        Field("electric field", "E", "kV/m", 2, signed=True),
+        Field("fault", "fault"),
+    )
 
     def parse(self, record: bytes) -> Reading:
         sentence = split_sentence(record)

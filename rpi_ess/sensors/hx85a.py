@@ -17,15 +17,22 @@ import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .base import NAN, Reading, Sensor
+from .base import NAN, Field, Reading, Sensor
 from .dewpoint import dew_point
 from .fields import decode, snippet, to_float
 
-__all__ = ["HX85A", "read_labelled"]
+__all__ = ["HX85A", "QUANTITY_FIELDS", "read_labelled"]
 
 _LABEL = re.compile(r"[^A-Z]*([A-Z]+)")
 #: Leading letters of a label -> quantity name.
 _QUANTITIES = {"RH": "rh", "AT": "t", "DP": "dp", "PMB": "p"}
+#: Quantity name -> how its telemetry element is described.
+QUANTITY_FIELDS = {
+    "rh": Field("relative humidity", "RH", "%", 1),
+    "t": Field("air temperature", "T", "°C", 1),
+    "p": Field("barometric pressure", "P", "mbar", 1),
+    "dp": Field("dew point", "DP", "°C", 1),
+}
 
 
 def read_labelled(text: str) -> dict[str, float]:
@@ -52,6 +59,7 @@ class HX85A(Sensor):
     sends: ClassVar[tuple[str, ...]] = ("rh", "t", "dp")
     #: Quantities in telemetry order; a dew point the instrument does not send is computed.
     outputs: ClassVar[tuple[str, ...]] = ("rh", "t", "dp")
+    fields: ClassVar[tuple[Field, ...]] = tuple(QUANTITY_FIELDS[quantity] for quantity in outputs)
 
     def parse(self, record: bytes) -> Reading:
         found = read_labelled(decode(record, self.charset))

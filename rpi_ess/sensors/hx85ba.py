@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .hx85a import HX85A
+from .base import Field
+from .hx85a import HX85A, QUANTITY_FIELDS
 
 __all__ = ["HX85BA"]
 
@@ -18,3 +19,4 @@ class HX85BA(HX85A):
     sensor_type = "HX85BA"
     sends: ClassVar[tuple[str, ...]] = ("rh", "t", "p")
     outputs: ClassVar[tuple[str, ...]] = ("rh", "t", "p", "dp")
+    fields: ClassVar[tuple[Field, ...]] = tuple(QUANTITY_FIELDS[quantity] for quantity in outputs)

@@ -18,10 +18,10 @@ Differences from the reference:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
-from .base import NAN, Reading, Sensor
+from .base import NAN, Field, Reading, Sensor
 from .checksums import boltek_checksum_ok, split_sentence
 from .fields import snippet, to_float, to_int
 
@@ -50,12 +50,37 @@ _SENTENCES: dict[str, tuple[_Field, ...]] = {
     "WIMLI": (_distance, _distance, _angle),
     "WIMLN": (),
 }
+#: Sentence id -> description of the telemetry payload it gives (the id included).
+SENTENCE_FIELDS: dict[str, tuple[Field, ...]] = {
+    "WIMST": (
+        Field("sentence id", "status", show="label"),
+        Field("close strike rate", "close", "/min"),
+        Field("total strike rate", "total", "/min"),
+        Field("close alarm", "alarm"),
+        Field("severe alarm", "severe"),
+        Field("heading", "heading", "°", 1),
+    ),
+    "WIMLI": (
+        Field("sentence id", "strike", show="label"),
+        Field("corrected strike distance", "", "mi"),
+        Field("uncorrected strike distance", "uncorrected", "mi"),
+        Field("bearing", "bearing", "°", 1),
+    ),
+    "WIMLN": (Field("sentence id", "noise too high", show="label"),),
+}
 
 
 class LD250(Sensor):
     sensor_type = "LD250"
     baud_rate = 19200
     period = 1.0
+    #: The status sentence's layout, which error readings also have.
+    fields: ClassVar[tuple[Field, ...]] = SENTENCE_FIELDS["WIMST"]
+
+    @classmethod
+    def fields_for(cls, values: Sequence[Any]) -> tuple[Field, ...]:
+        """Told apart by the first element, the sentence id (unknown ids: no fields)."""
+        return SENTENCE_FIELDS.get(values[0], ()) if values and isinstance(values[0], str) else ()
 
     def parse(self, record: bytes) -> Reading:
         sentence = split_sentence(record)

@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from .base import NAN, Reading, Sensor
+from .base import NAN, Field, Reading, Sensor
 from .fields import snippet
 
 __all__ = ["PARTICLE_SIZES", "PAYLOAD", "Sps30"]
@@ -42,6 +42,16 @@ class Sps30(Sensor):
     baud_rate = 115200
     period = 1.0
     protocol = "shdlc"
+    fields: ClassVar[tuple[Field, ...]] = (
+        Field("name", show="none"),
+        Field("instrument timestamp", show="none"),
+        *(Field("particle size", unit="µm", show="none") for _ in PARTICLE_SIZES),
+        Field("mass concentration PM0.5", "PM0.5", show="none"),  # not measured: always NaN
+        *(Field("mass concentration", f"PM{size:g}", "µg/m³", 1) for size in PARTICLE_SIZES[1:]),
+        *(Field("number concentration", f"N{size:g}", "#/cm³", show="none") for size in PARTICLE_SIZES),
+        Field("typical particle size", "typical", "µm", 2),
+        Field("location", show="none"),
+    )
 
     def parse(self, record: bytes) -> Reading:
         if len(record) != PAYLOAD.size:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from .base import NAN, Reading, Sensor
+from .base import NAN, Field, Reading, Sensor
 from .fields import decode, snippet, to_float
 
 __all__ = ["DISCONNECTED", "FIELD_INTERVAL", "Temperature"]
@@ -37,10 +37,16 @@ DISCONNECTED = (9999.999, -201.0)
 class Temperature(Sensor):
     sensor_type = "Temperature"
     baud_rate = 19200
+    #: One element per channel, all alike.
+    fields: ClassVar[tuple[Field, ...]] = (Field("temperature", unit="°C", decimals=2),)
 
     def __init__(self, channels: int | None = None) -> None:
         super().__init__(channels)
         self.period = FIELD_INTERVAL * max(channels or 1, 1)
+
+    @classmethod
+    def fields_for(cls, values: Sequence[Any]) -> tuple[Field, ...]:
+        return cls.fields * len(values)
 
     def parse(self, record: bytes) -> Reading:
         fields = [_read_field(field) for field in decode(record, self.charset).split(",")]

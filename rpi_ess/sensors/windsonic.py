@@ -18,9 +18,9 @@ Differences from the reference:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
-from .base import NAN, Reading, Sensor
+from .base import NAN, Field, Reading, Sensor
 from .checksums import xor8
 from .fields import snippet
 
@@ -51,6 +51,10 @@ class Windsonic(Sensor):
     sensor_type = "Windsonic"
     baud_rate = 9600
     period = 1.0
+    fields: ClassVar[tuple[Field, ...]] = (
+        Field("wind speed", unit="m/s", decimals=2),
+        Field("wind direction", "dir", "°"),
+    )
 
     def parse(self, record: bytes) -> Reading:
         frame = _FRAME.fullmatch(record)

@@ -18,6 +18,7 @@ import yaml
 from rpi_ess import SocketServer
 from rpi_ess.cli.live import TelemetrySession
 from rpi_ess.cli.main import main
+from rpi_ess.server.node_config import NodeConfig
 
 WAIT = 60.0  # generous: CI machines are slow
 DEVICES = [
@@ -111,4 +112,22 @@ async def test_a_busy_server_is_explained(
         assert await run_client(server, devices_file(tmp_path, DEVICES), "--duration", "3") == 1
     finally:
         await first.close()
-    assert "closes new connections at once" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "a server closes a new connection at once when it already has a client" in err
+
+
+async def test_an_address_the_allow_list_refuses_is_explained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server closes at once without a word either way; the hint names both causes and this address."""
+    node = NodeConfig(allowed_clients=("192.0.2.0/24",))
+    server = SocketServer(name="test", host="127.0.0.1", port=0, log=logging.getLogger("test"), simulation_mode=1,
+                          node_config=node)
+    try:
+        await asyncio.wait_for(server.start_task, WAIT)
+        assert await run_client(server, devices_file(tmp_path, DEVICES), "--duration", "3") == 1
+    finally:
+        await server.close()
+    err = capsys.readouterr().err
+    assert "already has a client" in err
+    assert "this client's address 127.0.0.1 is not in its server.allowed_clients" in err

@@ -55,6 +55,7 @@ def test_demo_shows_telemetry_from_all_nine_sensor_types(
     out = capsys.readouterr().out
     assert_every_device_reported(out)
     assert "from 9 of 9 devices" in out
+    assert "Ctrl-C" not in out  # printed once at the end, when there is nothing left to stop
 
 
 def test_demo_json_prints_wire_lines_and_the_table_on_stderr(
@@ -123,6 +124,7 @@ def test_on_a_terminal_the_table_refreshes_live(tmp_path: Path) -> None:
     text = output.decode(errors="replace")
     assert "\x1b[" in text  # cursor movement: the table was redrawn in place, not printed once
     assert text.count("rpi-ess telemetry from") > 1
+    assert "Stops after 4 s; press Ctrl-C to stop sooner." in text
     for device in DEMO_DEVICES:
         assert device["name"] in text
 

@@ -6,6 +6,7 @@ through the same decode and check path the session uses.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -20,6 +21,9 @@ from rpi_ess.cli.live import (
     format_values,
     parse_telemetry,
 )
+from rpi_ess.cli.live.show import stop_hint
+from rpi_ess.sensors import SENSOR_TYPES, create_sensor
+from rpi_ess.sensors.windsonic import Windsonic
 
 DEVICES = [
     {"name": "TempDome", "sensor_type": "Temperature", "channels": 4},
@@ -87,6 +91,22 @@ def test_values_are_compact_with_units(sensor_type: str, values: list, expected:
 )
 def test_unexpected_payloads_are_shown_plainly(sensor_type: str, values: list, expected: str) -> None:
     assert format_values(sensor_type, values) == expected
+
+
+@pytest.mark.parametrize("sensor_type", sorted(SENSOR_TYPES))
+def test_every_sensor_describes_each_element_of_its_payload(sensor_type: str) -> None:
+    """The table reads units and decimals from the sensors: each must describe what it sends."""
+    values = create_sensor(sensor_type, channels=4).error_values()
+    fields = SENSOR_TYPES[sensor_type].fields_for(values)
+    assert len(fields) == len(values)
+    assert all(field.quantity for field in fields)
+    assert format_values(sensor_type, values) != ", ".join(map(str, values))  # not the plain fallback
+
+
+def test_the_table_takes_units_and_decimals_from_the_sensor(monkeypatch: pytest.MonkeyPatch) -> None:
+    speed, direction = Windsonic.fields
+    monkeypatch.setattr(Windsonic, "fields", (dataclasses.replace(speed, unit="kn", decimals=1), direction))
+    assert format_values("Windsonic", [2.57, 36]) == "2.6 kn dir 36°"
 
 
 def test_parse_accepts_a_wire_line_with_bare_nan() -> None:
@@ -216,6 +236,14 @@ def test_a_narrow_terminal_keeps_the_values_and_drops_secondary_columns() -> Non
 def test_summary_counts_unreadable_lines_from_the_session() -> None:
     stats = TelemetryStats(DEVICES, clock=FakeClock())
     assert "4 unreadable lines" in render(TelemetryTable(stats, bad_lines=lambda: 4))
+
+
+@pytest.mark.parametrize(("duration", "hint"), [(None, "Press Ctrl-C to stop."),
+                                                 (10.0, "Stops after 10 s; press Ctrl-C to stop sooner.")])
+def test_the_live_table_says_how_to_stop(duration: float | None, hint: str) -> None:
+    table = TelemetryTable(TelemetryStats(DEVICES, clock=FakeClock()))
+    table.hint = stop_hint(duration)
+    assert hint in render(table)
 
 
 def test_summary_mentions_unreadable_lines() -> None:
