@@ -48,7 +48,10 @@ class EpisodeBook:
         self._lock = threading.Lock()
 
     def fail(self, identity: str, kind: str, message: str, log: logging.Logger) -> Episode:
-        """Count a failure; open the episode if there is none. Logs at a bounded rate."""
+        """Count a failure; open the episode if there is none. Logs at a bounded rate.
+
+        ``message`` names the device and its port (said once in every log line).
+        """
         now = time.monotonic()
         with self._lock:
             episode = self._episodes.get(identity)
@@ -57,20 +60,20 @@ class EpisodeBook:
                 log.warning("failing (%s): %s", kind, message)
             elif now - episode.logged_mono >= STILL_FAILING_LOG:
                 episode.logged_mono = now
-                log.warning("still failing after %.0f s (%d failures; last %s: %s)",
+                log.warning("still failing after %.0f s (%d failures), last (%s): %s",
                             now - episode.started_mono, episode.failures + 1, kind, message)
             episode.failures += 1
             episode.kind, episode.message = kind, message
         return episode
 
-    def recover(self, identity: str, log: logging.Logger) -> None:
+    def recover(self, identity: str, where: str, log: logging.Logger) -> None:
         """A good reading: the episode (if any) is over."""
         if identity not in self._episodes:  # the common case costs one dict lookup
             return
         with self._lock:
             episode = self._episodes.pop(identity, None)
         if episode is not None:
-            log.info("recovered after %.1f s (%d failures)", time.monotonic() - episode.started_mono,
+            log.info("%s: recovered after %.1f s (%d failures)", where, time.monotonic() - episode.started_mono,
                      episode.failures)
 
     def get(self, identity: str) -> Episode | None:

@@ -125,7 +125,7 @@ class DeviceRunner:
         self.episodes = episodes if episodes is not None else EpisodeBook()
         self.identity = device.config.identity
         self.stats = DeviceStats()
-        self.log = log.getChild(name)
+        self.log = log  # every message names the device once, through device.where
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._opened = False  # touched by the runner thread only
@@ -162,10 +162,16 @@ class DeviceRunner:
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
-                self.log.warning("reader thread did not stop within %.1f s; it closes %s when it returns",
-                                 timeout, self.device.describe)
+                self.log.warning("%s: reader thread did not stop within %.1f s; it closes the port when it returns",
+                                 self.device.where, timeout)
                 return
         self.stats.state = "closed"
+
+    def attach(self, sink: TelemetrySink) -> None:
+        """Send to a new client's sink (takeover); its session starts afresh (see ``_report``)."""
+        with self._report_lock:
+            self.sink = sink
+            self._cleared, self._timer_since, self._last_error_emit = False, None, float("-inf")
 
     @property
     def failing(self) -> bool:
@@ -200,13 +206,13 @@ class DeviceRunner:
                     if time.monotonic() - started > 60.0:
                         delay = self.settings.backoff_min  # it had been running fine: a new fault
                     self.stats.restarts += 1
-                    self.log.exception("reader of %s crashed; restart %d in %.1f s", self.device.describe,
+                    self.log.exception("%s: reader crashed; restart %d in %.1f s", self.device.where,
                                        self.stats.restarts, delay)
                     self._close()
                     try:
                         self._report("read", f"{self.device.where}: internal error: {e!r}"[:500])
                     except Exception:
-                        self.log.exception("could not report the crash")
+                        self.log.exception("%s: could not report the crash", self.device.where)
                     self._stop.wait(delay)
                     delay = min(delay * 2, self.settings.backoff_max)
         finally:
@@ -251,13 +257,14 @@ class DeviceRunner:
             if reading.ok:
                 good.append((record.timestamp, 0, reading.values))
             elif record.first:
-                self.log.debug("dropped the first record after open, cut by the open: %s", reading.error)
+                self.log.debug("%s: dropped the first record after open, cut by the open: %s",
+                               self.device.where, reading.error)
             else:
                 if good:  # keep the order of the instrument's lines
                     self._send_good(good, now)
                     good = []
-                self._report(record.error_kind if record.error else "parse", reading.error or "bad record",
-                             record.timestamp, reading.values)
+                self._report(record.error_kind if record.error else "parse",
+                             f"{self.device.where}: {reading.error or 'bad record'}", record.timestamp, reading.values)
         if good:
             self._send_good(good, now)
 
@@ -265,13 +272,12 @@ class DeviceRunner:
         sensor = self.sensor
         try:
             if record.error is not None:
-                return sensor.error_reading(f"{self.device.where}: {record.error}")
+                return sensor.error_reading(record.error)
             if isinstance(record.data, bytes):
                 return sensor.parse(record.data)
             return sensor.from_values(record.data)
         except Exception as e:
-            self.log.exception("%s parser raised on %r from %s", sensor.sensor_type, record.data,
-                               self.device.describe)
+            self.log.exception("%s: %s parser raised on %r", self.device.where, sensor.sensor_type, record.data)
             return Reading(sensor.error_values(), ok=False, error=f"parser error: {e!r}")
 
     def _send_good(self, good: list[tuple[float, int, list[Any]]], now: float) -> None:
@@ -280,7 +286,7 @@ class DeviceRunner:
         self.stats.last_good_mono = now
         self._timer_since = None  # a code-0 line clears the CSC's timer (Appendix C, fact 1)
         self._cleared = True
-        self.episodes.recover(self.identity, self.log)
+        self.episodes.recover(self.identity, self.device.where, self.log)
 
     def _report(self, kind: str, message: str, timestamp: float | None = None,
                 values: list[Any] | None = None) -> None:
@@ -317,7 +323,7 @@ class DeviceRunner:
             try:
                 self.device.close()
             except Exception:
-                self.log.exception("error closing %s", self.device.describe)
+                self.log.exception("%s: error while closing", self.device.where)
 
     def _open_with_backoff(self) -> None:
         """Open, retrying with exponential backoff; returns when open or stopping."""
@@ -342,7 +348,7 @@ class DeviceRunner:
                 self._opens += 1
                 self.stats.reopens = self._opens - 1
                 if self._opens > 1 or failures:
-                    self.log.info("%s open after %d failed attempt(s)", self.device.describe, failures)
+                    self.log.info("%s: open after %d failed attempt(s)", self.device.where, failures)
                 self.stats.state = "opening"  # "streaming" again once records arrive
                 return
             deadline = time.monotonic() + delay

@@ -33,6 +33,7 @@ from .response import ResponseCode
 
 if TYPE_CHECKING:
     from .socket_server import SocketServer
+    from .telemetry import TelemetryQueue
 
 __all__ = ["CommandHandler"]
 
@@ -90,6 +91,9 @@ class CommandHandler:
         #: failure episodes by instrument identity: they outlive sessions (PROTOCOL Appendix C)
         self.episodes = EpisodeBook()
         self._abandoned: set[asyncio.Future[None]] = set()  # stops of cancelled configures
+        self.configs: list[DeviceConfig] = []  # of the running devices
+        #: the running devices were kept for the client that replaced theirs (takeover)
+        self.handed_over = False
         #: command results by response code, for the status report and the metrics
         self.results: collections.Counter[int] = collections.Counter()
 
@@ -102,13 +106,19 @@ class CommandHandler:
     async def configure(self, configuration: Any) -> dict[str, Any]:
         if self._stop_task is not None and not self._stop_task.done():
             await asyncio.shield(self._stop_task)  # the previous client's devices are still closing
-        if self.started:
+        if self.started and not self.handed_over:
             return {"response": int(ResponseCode.ALREADY_STARTED)}
         try:
             configs = parse_configuration(configuration, tuple(SENSOR_TYPES), self.node_config.max_devices)
         except ConfigError as e:
             self.log.warning("configure refused: %s", e)
             raise CommandError(ResponseCode.INVALID_CONFIGURATION, str(e)) from None
+        if self.handed_over:
+            self.handed_over = False
+            if configs == self.configs:
+                self.log.info("configure continues the %d device(s) of the replaced client", len(configs))
+                return {"response": int(ResponseCode.OK)}
+            await self._stop_all()
         if not self.simulation_mode:
             refused = [f"{c.name}: {problem}" for c in configs
                        if (problem := self.node_config.allowed_devices.problem(c)) is not None]
@@ -130,7 +140,7 @@ class CommandHandler:
             message = "; ".join(failures)
             self.log.warning("configure failed (server.open_failures is refuse), nothing left running: %s", message)
             raise CommandError(ResponseCode.DEVICE_OPEN_ERROR, message)
-        self.runners = runners
+        self.runners, self.configs = runners, configs
         self.log.info("Configured %d device(s): %s", len(runners), ", ".join(r.name for r in runners))
         return {"response": int(ResponseCode.OK)}
 
@@ -149,6 +159,11 @@ class CommandHandler:
         results = await asyncio.gather(*(in_daemon_thread(loop, lambda r=r: r.wait_first_open(OPEN_TIMEOUT),
                                                           f"open-{r.name}") for r in runners))
         return [error for error in results if error is not None]
+
+    def hand_over(self, telemetry: TelemetryQueue) -> None:
+        """The new client (takeover) receives the running devices' telemetry from now on."""
+        for runner in self.runners:
+            runner.attach(telemetry.add_device(runner.name))
 
     async def disconnect(self) -> None:
         self.server.schedule_close_client()
@@ -271,5 +286,5 @@ class CommandHandler:
     async def _stop_all(self) -> None:
         runners = self.runners
         await self._stop_runners(runners)
-        self.runners = []
+        self.runners, self.configs, self.handed_over = [], [], False
         self.log.info("Stopped %d device(s)", len(runners))

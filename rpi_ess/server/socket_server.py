@@ -23,6 +23,8 @@ from .telemetry import TelemetryQueue
 
 __all__ = ["SocketServer"]
 
+MONITOR_INTERVAL = 1.0  # seconds between keep-alive and status LED checks
+
 
 def _ssl_context(tls: TlsSettings | None) -> ssl.SSLContext | None:
     if tls is None:
@@ -70,6 +72,7 @@ class SocketServer(OneClientReadLoopServer):
         self._client_address = ""
         self._background: set[asyncio.Task[Any]] = set()
         self._status_server: Any = None
+        self._monitor_task: asyncio.Task[None] | None = None
         self.exit_requested = False  # set by the `exit` command (serve then exits with EXIT_REQUESTED)
         node = self.node_config
         super().__init__(
@@ -81,6 +84,8 @@ class SocketServer(OneClientReadLoopServer):
             max_line_length=node.max_line_length,
             max_heartbeat_interval=node.heartbeat_timeout,
             client_filter=node.client_allowed if node.allowed_clients else None,
+            filter_name="server.allowed_clients",
+            takeover_idle=node.takeover_idle_seconds if node.on_new_client == "replace" else None,
             ssl=_ssl_context(node.tls),
             **kwargs,
         )
@@ -98,7 +103,9 @@ class SocketServer(OneClientReadLoopServer):
 
             self._status_server = StatusSocketServer(self.status_socket_path, self.command_handler, self.log)
             await self._status_server.start()
-        self.log.info("Serving on %s port %s (simulation_mode=%d)", self.host or "*", self.port, self.simulation_mode)
+        self._monitor_task = asyncio.create_task(self._monitor())
+        if self.simulation_mode:
+            self.log.info("Simulation mode: every configured instrument is simulated")
 
     async def read_and_dispatch(self) -> None:
         """Read one line; heartbeats are noted, anything else is run as a command."""
@@ -128,6 +135,7 @@ class SocketServer(OneClientReadLoopServer):
             self.log.exception("Internal error running a command")
             response = error_response(ResponseCode.INTERNAL_ERROR, f"internal error: {e!r}")
         if response is not None:
+            self.command_handler.results[response["response"]] += 1
             await self._reply(response)
 
     async def close_client(self, **kwargs: Any) -> None:
@@ -135,14 +143,48 @@ class SocketServer(OneClientReadLoopServer):
 
         The socket is closed while the devices are still stopping, so a reconnecting CSC is
         accepted at once (its ``configure`` waits for the old devices to be closed).
+        ``handover=True`` (a takeover) keeps the devices running for the next client.
         """
+        handover = kwargs.pop("handover", False)
         self.telemetry.clear()
         self._client_since = None
-        self.command_handler.begin_stop()
+        if not handover:
+            self.command_handler.begin_stop()
         await super().close_client(**kwargs)
-        await self.command_handler.stop_devices()
+        if not handover:
+            await self.command_handler.stop_devices()
+
+    async def replace_client(self) -> None:
+        """Takeover (``server.on_new_client: replace``): the devices go on for the new client."""
+        self.command_handler.handed_over = self.command_handler.started
+        await self.close_client(handover=True)
+
+    async def _monitor(self) -> None:
+        """Once a second: the keep-alive line (PROTOCOL Appendix C) and the status LED."""
+        node = self.node_config
+        led = None
+        if node.status_led_pin is not None:
+            from ..devices.gpio import StatusLed
+
+            led = StatusLed(node.status_led_pin)
+        try:
+            while True:
+                await asyncio.sleep(MONITOR_INTERVAL)
+                runners = self.command_handler.runners
+                if self.connected and runners and self.telemetry.idle_seconds >= node.keepalive_seconds:
+                    next((r for r in runners if r.failing), runners[0]).keepalive()
+                if led is not None:
+                    led.set_state("error" if any(r.failing for r in runners)
+                                  else "streaming" if self.connected and runners else "serving")
+        finally:
+            if led is not None:
+                led.close()
 
     async def close(self) -> None:
+        if self._monitor_task is not None:
+            self._monitor_task.cancel()
+            await asyncio.gather(self._monitor_task, return_exceptions=True)
+            self._monitor_task = None
         if self._status_server is not None:
             await self._status_server.close()
             self._status_server = None
@@ -158,7 +200,8 @@ class SocketServer(OneClientReadLoopServer):
         self._rate = RateLimiter(self.node_config.max_commands_per_second)
         self.telemetry = self._new_telemetry()
         self.telemetry.attach(self.writer)
-        self.log.info("Client connected from %s", self._client_address)
+        if self.command_handler.handed_over:
+            self.command_handler.hand_over(self.telemetry)
 
     def _new_telemetry(self) -> TelemetryQueue:
         """Fresh per-connection queues: nothing of a previous client's telemetry carries over."""
@@ -171,6 +214,7 @@ class SocketServer(OneClientReadLoopServer):
             "address": self._client_address,
             "connected_since": self._client_since,
             "lines_sent": self.telemetry.lines_sent,
+            "bytes_sent": self.telemetry.bytes_sent,
             "lines_dropped": self.telemetry.lines_dropped,
         }
 

@@ -105,6 +105,7 @@ class TelemetryQueue:
         self._wake_pending = False
         self._drain_task: asyncio.Task[None] | None = None
         self.lines_sent = 0
+        self.bytes_sent = 0
         self.last_sent = time.monotonic()  # when a line last went to the client (keep-alive)
         # Every write to the client holds _lock, so lines never interleave mid-line.
         self._lock = threading.Lock()
@@ -179,6 +180,7 @@ class TelemetryQueue:
                 self._direct = False
                 return False
             self.lines_sent += count
+            self.bytes_sent += sent
             self.last_sent = time.monotonic()
             if sent < len(data):
                 self._direct = False
@@ -227,9 +229,11 @@ class TelemetryQueue:
                 if not batch:
                     self._direct = self._fd is not None and not transport.get_write_buffer_size()
                     return
+                data = b"".join(batch)
                 self.lines_sent += len(batch)
+                self.bytes_sent += len(data)
                 self.last_sent = time.monotonic()
-                transport.write(b"".join(batch))
+                transport.write(data)
             self._direct = False
         self._drain_task = self._loop.create_task(self._wait_drain(writer))
 

@@ -17,12 +17,18 @@ from .tasks import cancel_tasks
 
 __all__ = ["OneClientServer"]
 
+BUSY = "a client is already connected"
+
 
 class OneClientServer(BaseClientOrServer):
     """Listen on ``host``:``port`` and keep at most one client.
 
     A connection that arrives while a client is connected (or is still being closed) is
-    closed at once without a byte being sent; so is one whose host ``client_filter`` refuses.
+    closed at once without a byte being sent; so is one whose host ``client_filter`` refuses
+    (``filter_name`` is the setting named in the log). With ``takeover_idle`` set, a new
+    allowed connection instead replaces a client that has sent nothing for that many seconds
+    (ser2net's ``kickolduser``: a client that reconnects after a network drop or a crash is
+    served at once instead of after the heartbeat timeout); :meth:`replace_client` closes it.
     ``host`` None or "" listens on all interfaces; ``port`` 0 picks a free port, readable
     from ``port`` once ``start_task`` is done. ``kwargs`` go to ``asyncio.start_server``.
     """
@@ -40,6 +46,8 @@ class OneClientServer(BaseClientOrServer):
         max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
         family: int = socket.AF_UNSPEC,
         client_filter: Callable[[str], bool] | None = None,
+        filter_name: str = "client_filter",
+        takeover_idle: float | None = None,
         ssl: ssl_module.SSLContext | None = None,
         **kwargs: Any,
     ) -> None:
@@ -48,6 +56,10 @@ class OneClientServer(BaseClientOrServer):
         self.port = port
         self.family = family
         self.client_filter = client_filter
+        self.filter_name = filter_name
+        self.takeover_idle = takeover_idle
+        #: ``loop.time()`` of the last line received from the client (or of its connect)
+        self.last_activity = 0.0
         self.ssl = ssl
         self.server: asyncio.Server | None = None
         #: Done when a client connects; replaced by a new future when that client is closed.
@@ -97,6 +109,10 @@ class OneClientServer(BaseClientOrServer):
         Subclasses start their per-client tasks here. The default does nothing.
         """
 
+    async def replace_client(self) -> None:
+        """Close the current client to make room for a new one (takeover); subclasses may hand over."""
+        await self.close_client()
+
     async def basic_close_client(self, **kwargs: Any) -> None:
         had_client = self.writer is not None
         if had_client and self.connected_task.done():
@@ -126,6 +142,10 @@ class OneClientServer(BaseClientOrServer):
         host, where = peer_address(writer.get_extra_info("peername"))
         await self._let_departing_client_go()
         reason = self._rejection_reason(host)
+        if reason == BUSY and self._idle_for_takeover():
+            self.log.info("Replacing the client idle for %.1f s with %s", self._loop.time() - self.last_activity, where)
+            await self.replace_client()
+            reason = self._rejection_reason(host)
         if reason is not None:
             level = logging.INFO if self._has_client or self._closing else logging.WARNING
             self.log.log(level, "Rejecting connection from %s: %s", where, reason)
@@ -138,6 +158,7 @@ class OneClientServer(BaseClientOrServer):
             set_socket_options(writer.get_extra_info("socket"))
         except OSError as e:
             self.log.warning("Cannot set socket options for %s: %s", where, e)
+        self.last_activity = self._loop.time()
         if not self.connected_task.done():
             self.connected_task.set_result(None)
         self.log.info("Client connected from %s", where)
@@ -171,17 +192,24 @@ class OneClientServer(BaseClientOrServer):
         while self._has_client and not self._closing and self._loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
+    def _idle_for_takeover(self) -> bool:
+        return (self.takeover_idle is not None and self.writer is not None
+                and self._loop.time() - self.last_activity >= self.takeover_idle)
+
     def _rejection_reason(self, host: str) -> str | None:
-        """Why a new connection from ``host`` must be closed, or None to accept it."""
+        """Why a new connection from ``host`` must be closed, or None to accept it.
+
+        The allow-list is checked first, so a refused address is told apart from a busy server
+        in the log and can never take a client's place.
+        """
         if self._closing:
             return "the server is closing"
-        if self._has_client:
-            return "a client is already connected"
-        if self.client_filter is None:
-            return None
-        try:
-            allowed = self.client_filter(host)
-        except Exception:
-            self.log.exception("client_filter failed for %r", host)
-            allowed = False
-        return None if allowed else "not allowed by client_filter"
+        if self.client_filter is not None:
+            try:
+                allowed = self.client_filter(host)
+            except Exception:
+                self.log.exception("%s failed for %r", self.filter_name, host)
+                allowed = False
+            if not allowed:
+                return f"not allowed by {self.filter_name}"
+        return BUSY if self._has_client else None

@@ -82,6 +82,7 @@ class OneClientReadLoopServer(OneClientServer):
         try:
             while self.writer is writer and self.connected:
                 await self.read_and_dispatch()
+                self.last_activity = self._loop.time()
         except (ConnectionError, asyncio.IncompleteReadError) as e:
             self.log.info("Connection lost: %s", e or type(e).__name__)
         except Exception:
