@@ -51,9 +51,10 @@ def run(args: argparse.Namespace) -> int:
     from ..server.node_config import load_node_config
 
     try:
-        node = load_node_config(args.config)
+        node = load_node_config(args.config).override({"host": args.host, "port": args.port})
     except ConfigError as e:
-        log.error("Invalid node configuration: %s", e)
+        for problem in e.errors:  # one line each, naming the file (or option) and the setting
+            log.error("Invalid node configuration: %s", problem)
         return 2
     try:
         return asyncio.run(serve(args, node))
@@ -83,8 +84,8 @@ async def serve(args: argparse.Namespace, node: Any) -> int:
         loop.add_signal_handler(signum, stop.set)
     server = SocketServer(
         name="rpi-ess",
-        host=args.host if args.host is not None else node.host,
-        port=args.port if args.port is not None else node.port,
+        host=node.host,
+        port=node.port,
         log=logging.getLogger("rpi_ess"),
         simulation_mode=int(args.simulate),
         node_config=node,
