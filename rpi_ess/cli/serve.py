@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 from typing import Any
 
@@ -35,8 +34,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--config", "--node-config", dest="config", metavar="FILE",
                         help="node configuration YAML (default /etc/rpi-ess/node.yaml if present)")
     parser.add_argument("--status-socket", metavar="PATH",
-                        help="local status socket for `rpi-ess diag` ('' disables; default "
-                        "$RUNTIME_DIRECTORY/status.sock when that directory is writable)")
+                        help="local status socket for `rpi-ess diag` ('' disables; default: the first writable "
+                        "of $RUNTIME_DIRECTORY/status.sock, /run/rpi-ess/status.sock, "
+                        "$XDG_RUNTIME_DIR/rpi-ess/status.sock, /tmp/rpi-ess-UID/status.sock; diag looks there too)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.set_defaults(func=run)
 
@@ -64,14 +64,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _status_socket(args: argparse.Namespace, node_socket: str | None) -> str | None:
-    from ..server.status_socket import default_status_socket_path
+    """--status-socket, else the node configuration's, else the first default diag also looks in."""
+    from ..server.status_paths import serve_status_socket, status_socket_candidates
 
     if args.status_socket is not None:
         return args.status_socket or None
     if node_socket:
         return node_socket
-    path = default_status_socket_path()
-    return path if os.access(os.path.dirname(path), os.W_OK) else None
+    path = serve_status_socket()
+    if path is None:
+        log.warning("No status socket: none of %s is writable; `rpi-ess diag` will ask over TCP while no "
+                    "client is connected (set one with --status-socket PATH)", ", ".join(status_socket_candidates()))
+    return path
 
 
 async def serve(args: argparse.Namespace, node: Any) -> int:
