@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from typing import Any
 
@@ -52,12 +53,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         node = load_node_config(args.config).override({"host": args.host, "port": args.port})
+        status_socket = _status_socket(args, node.status_socket)
     except ConfigError as e:
         for problem in e.errors:  # one line each, naming the file (or option) and the setting
             log.error("Invalid node configuration: %s", problem)
         return 2
     try:
-        return asyncio.run(serve(args, node))
+        return asyncio.run(serve(args, node, status_socket))
     except OSError as e:
         log.error("Cannot start the server: %s", e)
         return 1
@@ -65,12 +67,20 @@ def run(args: argparse.Namespace) -> int:
 
 def _status_socket(args: argparse.Namespace, node_socket: str | None) -> str | None:
     """--status-socket, else the node configuration's, else the first default diag also looks in."""
+    from ..server.config import ConfigError
+    from ..server.node_config import DEFAULT_NODE_CONFIG_PATH
     from ..server.status_paths import serve_status_socket, status_socket_candidates
 
+    chosen, where = (args.status_socket, "--status-socket") if args.status_socket is not None else (
+        node_socket, f"{args.config or DEFAULT_NODE_CONFIG_PATH}: server.status_socket")
+    if chosen:
+        folder = os.path.dirname(os.path.abspath(chosen))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
+            problem = "does not exist" if not os.path.isdir(folder) else "is not writable by this user"
+            raise ConfigError([f"{where}: {chosen}: its directory {folder} {problem}"])
+        return chosen
     if args.status_socket is not None:
-        return args.status_socket or None
-    if node_socket:
-        return node_socket
+        return None  # --status-socket '' disables it
     path = serve_status_socket()
     if path is None:
         log.warning("No status socket: none of %s is writable; `rpi-ess diag` will ask over TCP while no "
@@ -78,7 +88,7 @@ def _status_socket(args: argparse.Namespace, node_socket: str | None) -> str | N
     return path
 
 
-async def serve(args: argparse.Namespace, node: Any) -> int:
+async def serve(args: argparse.Namespace, node: Any, status_socket: str | None) -> int:
     from .. import sdnotify
     from ..server.socket_server import SocketServer
 
@@ -93,7 +103,7 @@ async def serve(args: argparse.Namespace, node: Any) -> int:
         log=logging.getLogger("rpi_ess"),
         simulation_mode=int(args.simulate),
         node_config=node,
-        status_socket=_status_socket(args, node.status_socket),
+        status_socket=status_socket,
     )
     await server.start_task
     helpers = [asyncio.create_task(_watchdog(sdnotify))]

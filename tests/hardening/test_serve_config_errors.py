@@ -136,3 +136,14 @@ def test_tls_files_are_checked_at_load(tmp_path, pki, files, message):
     with pytest.raises(ConfigError) as info:
         load_node_config(path)
     assert info.value.errors == [f"{path}: {message.format(d=pki)}"]
+
+
+def test_status_socket_in_a_missing_directory_is_named(tmp_path):
+    assert_one_line(serve("--status-socket", f"{tmp_path}/none/status.sock"),
+                    f"--status-socket: {tmp_path}/none/status.sock: its directory {tmp_path}/none does not exist")
+    path = tmp_path / "node.yaml"
+    path.write_text(f"server:\n  status_socket: {tmp_path}/gone/s.sock\n")
+    result = subprocess.run([sys.executable, "-m", "rpi_ess", "serve", "--config", str(path)],
+                            check=False, capture_output=True, text=True, timeout=60)
+    assert_one_line(result, f"{path}: server.status_socket: {tmp_path}/gone/s.sock: its directory {tmp_path}/gone "
+                    "does not exist")
