@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,9 @@ def errors_as_other_user(path: Path) -> list[str]:
             return e.errors
         return []
     read, write = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():  # Python 3.12 warns about fork with threads; the child only reads a file
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # the child drops to nobody; the real kernel permission check does the rest
         os.close(read)
         try:
