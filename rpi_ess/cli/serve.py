@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _status_socket(args: argparse.Namespace, node_socket: str | None) -> str | None:
     """--status-socket, else the node configuration's, else the first default diag also looks in."""
-    from ..server.config import ConfigError
+    from ..devices.config import ConfigError
     from ..server.node_config import DEFAULT_NODE_CONFIG_PATH
     from ..server.status_paths import serve_status_socket, status_socket_candidates
 
