@@ -28,10 +28,11 @@ class Check:
     reference: str = ""  # the existing controller, measured the same way
     digits: int = 2
     floor: float | None = None  # the minimal forwarder (floor.py) on the same machine and load
+    not_judged: str = ""  # why this run gives no verdict, shown instead of one (e.g. "n/a (quick)")
 
     @property
     def passed(self) -> bool | None:
-        if not self.target:
+        if not self.target or self.not_judged:
             return None
         op, limit = self.target.split()
         if self.measured is None or math.isnan(self.measured):
@@ -102,7 +103,7 @@ def _text(value: float | None, check: Check) -> str:
 
 
 def _row(check: Check) -> list[str]:
-    verdict = {True: "PASS", False: "FAIL", None: ""}[check.passed]
+    verdict = check.not_judged or {True: "PASS", False: "FAIL", None: ""}[check.passed]
     target = f"{check.target} {check.unit}".strip() if check.target else ""
     floor = _text(check.floor, check) if check.floor is not None else ""
     return [check.figure, check.scenario, _text(check.measured, check), target, verdict, check.reference, floor]
@@ -125,7 +126,7 @@ def print_table(all_checks: list[Check], title: str) -> None:
     colours = {"PASS": "[green]PASS[/]", "FAIL": "[red]FAIL[/]", "": ""}
     for check in all_checks:
         row = _row(check)
-        row[4] = colours[row[4]]
+        row[4] = colours.get(row[4], f"[dim]{row[4]}[/]")
         table.add_row(*row)
     console = Console()
     if not console.is_terminal:

@@ -56,8 +56,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--listen", type=_seconds, default=3.0, metavar="SECONDS",
                         help="how long to listen to each instrument (default 3)")
     parser.add_argument("--status-socket", metavar="PATH",
-                        help="the server's status socket (default: node configuration, else "
-                        "$RUNTIME_DIRECTORY/status.sock or /run/rpi-ess/status.sock)")
+                        help="the server's status socket (default: node configuration, else the first that "
+                        "exists of $RUNTIME_DIRECTORY/status.sock, /run/rpi-ess/status.sock, "
+                        "$XDG_RUNTIME_DIR/rpi-ess/status.sock, /tmp/rpi-ess-UID/status.sock)")
     parser.add_argument("--port", type=int, help="the server's TCP port (default: node configuration, else 5000)")
     parser.add_argument("--only", action="append", choices=GROUPS, metavar="GROUP",
                         help=f"run only this group ({', '.join(GROUPS)}); repeatable")
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ..diag.model import GROUPS
-    from ..diag.report import render_json, render_text
+    from ..diag.report import render_json, render_text, text_console
     from ..diag.runner import diagnose
     from ..diag.settings import build_context
     from ..diag.simulate import SimulatedNode
@@ -88,5 +89,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(render_json(report) + "\n")
     else:
-        render_text(report, Console(no_color=args.no_color, highlight=False))
+        render_text(report, text_console(no_color=args.no_color))
     return report.exit_code

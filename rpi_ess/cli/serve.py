@@ -35,8 +35,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--config", "--node-config", dest="config", metavar="FILE",
                         help="node configuration YAML (default /etc/rpi-ess/node.yaml if present)")
     parser.add_argument("--status-socket", metavar="PATH",
-                        help="local status socket for `rpi-ess diag` ('' disables; default "
-                        "$RUNTIME_DIRECTORY/status.sock when that directory is writable)")
+                        help="local status socket for `rpi-ess diag` ('' disables; default: the first writable "
+                        "of $RUNTIME_DIRECTORY/status.sock, /run/rpi-ess/status.sock, "
+                        "$XDG_RUNTIME_DIR/rpi-ess/status.sock, /tmp/rpi-ess-UID/status.sock; diag looks there too)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.set_defaults(func=run)
 
@@ -51,29 +52,43 @@ def run(args: argparse.Namespace) -> int:
     from ..server.node_config import load_node_config
 
     try:
-        node = load_node_config(args.config)
+        node = load_node_config(args.config).override({"host": args.host, "port": args.port})
+        status_socket = _status_socket(args, node.status_socket)
     except ConfigError as e:
-        log.error("Invalid node configuration: %s", e)
+        for problem in e.errors:  # one line each, naming the file (or option) and the setting
+            log.error("Invalid node configuration: %s", problem)
         return 2
     try:
-        return asyncio.run(serve(args, node))
+        return asyncio.run(serve(args, node, status_socket))
     except OSError as e:
         log.error("Cannot start the server: %s", e)
         return 1
 
 
 def _status_socket(args: argparse.Namespace, node_socket: str | None) -> str | None:
-    from ..server.status_socket import default_status_socket_path
+    """--status-socket, else the node configuration's, else the first default diag also looks in."""
+    from ..devices.config import ConfigError
+    from ..server.node_config import DEFAULT_NODE_CONFIG_PATH
+    from ..server.status_paths import serve_status_socket, status_socket_candidates
 
+    chosen, where = (args.status_socket, "--status-socket") if args.status_socket is not None else (
+        node_socket, f"{args.config or DEFAULT_NODE_CONFIG_PATH}: server.status_socket")
+    if chosen:
+        folder = os.path.dirname(os.path.abspath(chosen))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
+            problem = "does not exist" if not os.path.isdir(folder) else "is not writable by this user"
+            raise ConfigError([f"{where}: {chosen}: its directory {folder} {problem}"])
+        return chosen
     if args.status_socket is not None:
-        return args.status_socket or None
-    if node_socket:
-        return node_socket
-    path = default_status_socket_path()
-    return path if os.access(os.path.dirname(path), os.W_OK) else None
+        return None  # --status-socket '' disables it
+    path = serve_status_socket()
+    if path is None:
+        log.warning("No status socket: none of %s is writable; `rpi-ess diag` will ask over TCP while no "
+                    "client is connected (set one with --status-socket PATH)", ", ".join(status_socket_candidates()))
+    return path
 
 
-async def serve(args: argparse.Namespace, node: Any) -> int:
+async def serve(args: argparse.Namespace, node: Any, status_socket: str | None) -> int:
     from .. import sdnotify
     from ..server.socket_server import SocketServer
 
@@ -83,12 +98,12 @@ async def serve(args: argparse.Namespace, node: Any) -> int:
         loop.add_signal_handler(signum, stop.set)
     server = SocketServer(
         name="rpi-ess",
-        host=args.host if args.host is not None else node.host,
-        port=args.port if args.port is not None else node.port,
+        host=node.host,
+        port=node.port,
         log=logging.getLogger("rpi_ess"),
         simulation_mode=int(args.simulate),
         node_config=node,
-        status_socket=_status_socket(args, node.status_socket),
+        status_socket=status_socket,
     )
     await server.start_task
     helpers = [asyncio.create_task(_watchdog(sdnotify))]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..server.status_socket import default_status_socket_path
+from ..server.status_paths import find_status_socket
 from .timex import KernelClock, read_kernel_clock
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class DiagContext:
     config_errors: list[str] = field(default_factory=list)
     listen: float = 3.0  # seconds each device is listened to
     probe: float = 1.5  # seconds per baud rate when probing
-    status_socket: str = field(default_factory=default_status_socket_path)
+    status_socket: str = field(default_factory=find_status_socket)
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     unit: str = DEFAULT_UNIT

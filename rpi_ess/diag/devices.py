@@ -84,13 +84,45 @@ def plan_device_checks(ctx: DiagContext) -> list[Callable[[DiagContext], CheckRe
     checks: list[Callable[[DiagContext], CheckResult]] = [check_configuration]
     matched: list[int] = []
     for config in ctx.devices:
-        match = server_device_on(ctx, _identify(ctx, config))
+        on_port = server_device_on(ctx, _identify(ctx, config))
+        match = on_port or _server_device_named(ctx, config.name)
         if match is not None:
             matched.append(id(match))
-        checks.append(partial(check_device, config=config, server_device=match))
+        checks.append(partial(check_device, config=config, server_device=match, same_port=on_port is not None))
     server_devices = (ctx.server_status or {}).get("devices") or []
     checks += [partial(check_server_device, device=device) for device in server_devices if id(device) not in matched]
     return checks
+
+
+def _server_device_named(ctx: DiagContext, name: str) -> dict[str, Any] | None:
+    """The server's device of this name on another port: one device, so one verdict (a server
+    started with --simulate reads no port at all; otherwise the two configurations disagree)."""
+    devices = (ctx.server_status or {}).get("devices") or []
+    return next((device for device in devices if device.get("name") == name), None)
+
+
+def _server_verdict(ctx: DiagContext, config: DeviceConfig, device: dict[str, Any], same_port: bool) -> CheckResult:
+    """A configured device the server holds: its health as the server sees it."""
+    if same_port:
+        return _server_result(config.name, device, "held by rpi-ess: ")
+    if ((ctx.server_status or {}).get("server") or {}).get("simulation_mode"):
+        result = _server_result(config.name, device, "simulated by rpi-ess: ")
+        result.details.append(f"the server simulates it (serve --simulate); {_port_of(ctx, config)} is not read")
+        return result
+    result = _server_result(config.name, device, "held by rpi-ess on another port: ")
+    result.details.append(f"configured here on {_port_of(ctx, config)}, the server reads {device.get('port', '?')}")
+    if result.status is Status.PASS:
+        result.status = Status.WARN
+        result.hint = (f"The server's configuration of {config.name} (from the CSC) and this one name different "
+                       "ports; make them agree.")
+    return result
+
+
+def _port_of(ctx: DiagContext, config: DeviceConfig) -> str:
+    try:
+        return _build(ctx, config)[1].describe
+    except (ValueError, DeviceError):
+        return "its configured port"
 
 
 def _server_result(name: str, device: dict[str, Any], prefix: str) -> CheckResult:
@@ -260,10 +292,11 @@ def _listen_backend(config: DeviceConfig, sensor: Sensor, device: Device, window
                    hint=SILENT_HINT)
 
 
-def check_device(ctx: DiagContext, config: DeviceConfig, server_device: dict[str, Any] | None) -> CheckResult:
+def check_device(ctx: DiagContext, config: DeviceConfig, server_device: dict[str, Any] | None,
+                 same_port: bool = True) -> CheckResult:
     name = config.name
     if server_device is not None:
-        return _server_result(name, server_device, "held by rpi-ess: ")
+        return _server_verdict(ctx, config, server_device, same_port)
     try:
         sensor, device = _build(ctx, config)
     except (ValueError, DeviceError) as e:  # unknown sensor or chip, a backend's package missing

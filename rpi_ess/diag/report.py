@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -13,11 +14,12 @@ from rich.text import Text
 
 from .model import GROUPS, Report, Status
 
-__all__ = ["render_json", "render_text", "to_json_data"]
+__all__ = ["render_json", "render_text", "text_console", "to_json_data"]
 
 STYLES = {Status.PASS: "bold green", Status.WARN: "bold yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
 GROUP_TITLES = {"node": "Node", "service": "Service", "buses": "Buses", "devices": "Devices"}
 MAX_DETAILS = 8
+UNWRAPPED_WIDTH = 100_000  # columns for redirected output: wide enough that nothing is ever wrapped
 
 
 def _group_table(report: Report, group: str, name_width: int) -> Table | None:
@@ -40,8 +42,35 @@ def _group_table(report: Report, group: str, name_width: int) -> Table | None:
     return table
 
 
+def text_console(no_color: bool = False, file: IO[str] | None = None) -> Console:
+    """The console for the text report.
+
+    Redirected or piped output is never wrapped: a raw sample or a path stays on one line for
+    grep and for a ticket, instead of being cut at the 80 columns rich assumes without a terminal.
+    """
+    console = Console(file=file, no_color=no_color, highlight=False)
+    if not console.is_terminal:
+        console = Console(file=_TrimmedLines(console.file), no_color=no_color, highlight=False,
+                          width=UNWRAPPED_WIDTH)
+    return console
+
+
+class _TrimmedLines(io.TextIOBase):
+    """Drops the padding rich's tables leave at the end of each line (at 100,000 columns)."""
+
+    def __init__(self, target: IO[str]) -> None:
+        self.target = target
+
+    def write(self, text: str) -> int:
+        self.target.write("\n".join(line.rstrip() for line in text.split("\n")))
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
 def render_text(report: Report, console: Console) -> None:
-    """Print the report; the console decides about colour (off when piped)."""
+    """Print the report; the console decides about colour (off when piped) and width."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(report.generated))
     header = Text.assemble(("rpi-ess diag", "bold"), f"  {report.host}  {stamp}")
     if report.simulated:

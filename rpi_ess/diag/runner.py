@@ -11,6 +11,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from functools import partial
 
 from .buses import BUS_CHECKS
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 
 CheckFunction = Callable[[DiagContext], CheckResult | Iterable[CheckResult]]
 MAX_WORKERS = 16
+#: groups about the host diag runs on: --simulate does not simulate them, so it does not judge them
+HOST_GROUPS = ("node",)
+NOT_JUDGED = ("Not judged by --simulate, which checks simulated instruments and a simulated server, not this "
+              "host; on a real node this would be a FAIL. ")
 #: Slack on top of the longest device listen + baud probe before a check counts as hung.
 DEADLINE_MARGIN = 10.0
 SLOW_INSTRUMENT = 5.0
@@ -66,6 +71,14 @@ def run_checks(ctx: DiagContext, checks: Sequence[tuple[str, CheckFunction]], ti
     return results
 
 
+def _not_judged(result: CheckResult) -> CheckResult:
+    """A FAIL about the host (its clock, its disk) is a WARN in --simulate, explained."""
+    if result.group not in HOST_GROUPS or result.status is not Status.FAIL:
+        return result
+    return replace(result, status=Status.WARN, hint=NOT_JUDGED + (result.hint or ""),
+                   data={**result.data, "simulate_not_judged": True})
+
+
 def diagnose(ctx: DiagContext, groups: Sequence[str] = GROUPS) -> Report:
     """Ask the server first (the device checks need to know what it holds), then run everything."""
     started = time.monotonic()
@@ -82,4 +95,6 @@ def diagnose(ctx: DiagContext, groups: Sequence[str] = GROUPS) -> Report:
     # each window stretched for slow instruments (two periods of up to 2.5 s).
     budget = (max(ctx.listen, ctx.probe) + SLOW_INSTRUMENT) * (len(BAUD_RATES) + 1) + DEADLINE_MARGIN
     results = run_checks(ctx, checks, budget)
+    if ctx.simulated:
+        results = [_not_judged(result) for result in results]
     return Report(results, socket.gethostname(), generated, time.monotonic() - started, ctx.simulated)

@@ -63,8 +63,9 @@ def check_status(ctx: DiagContext) -> CheckResult:
     status = ctx.server_status
     if status is None:
         return _result("status", Status.FAIL, "the server does not answer", details=[ctx.status_source],
-                       hint="Start the server, or point diag at it: --status-socket PATH / --port PORT. An "
-                       "rpi-ess older than this diag cannot answer the status command.")
+                       hint="Start the server, or point diag at it with --status-socket PATH (a server started "
+                       "by hand logs 'Status socket at PATH') or --port PORT. An rpi-ess older than this diag "
+                       "cannot answer the status command.")
     server = status["server"]
     summary = (f"rpi-ess {server.get('version', '?')}, pid {server.get('pid', '?')}, "
                f"up {format_duration(server.get('uptime_s') or 0.0)}")

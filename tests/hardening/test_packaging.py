@@ -1,0 +1,22 @@
+"""Packaging keeps building (issue 15 item 7): SPDX licence expression, licence file, a pinned backend range."""
+
+import importlib.metadata
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_pyproject_uses_pep_639_and_pins_the_backend():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "GPL-3.0-or-later"  # a string: the table form is deprecated
+    assert all((ROOT / name).is_file() for name in project["project"]["license-files"])
+    (backend,) = [r for r in project["build-system"]["requires"] if r.startswith("setuptools")]
+    assert re.fullmatch(r"setuptools>=77,<\d+", backend), backend  # 77: first with SPDX strings
+
+
+def test_installed_metadata_carries_the_expression():
+    metadata = importlib.metadata.metadata("rpi-ess")
+    assert metadata["License-Expression"] == "GPL-3.0-or-later"
+    assert "LICENSE" in (metadata.get_all("License-File") or [])
