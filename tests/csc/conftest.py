@@ -26,7 +26,7 @@ Script = Callable[[int, Callable[[bytes], Awaitable[None]]], Awaitable[None]]
 def telemetry_line(name: str, code: int = 0, values: Sequence[Any] | None = None, **extra: Any) -> bytes:
     """A telemetry line as the reference writes it (Python json, NaN as a bare token)."""
     body = {"name": name, "timestamp": 1.0, "response_code": code,
-            "sensor_telemetry": list(values) if values is not None else [1.0, 2.0], **extra}
+            "sensor_telemetry": list(values) if values is not None else [1.0, 2.0, 3.0], **extra}
     return json.dumps({"telemetry": body}).encode() + b"\r\n"
 
 
@@ -120,9 +120,8 @@ async def make_double() -> AsyncIterator[MakeDouble]:
     """``make_double(port, devices, **timings)``: a started CscDouble, stopped after the test."""
     made: list[CscDouble] = []
 
-    def factory(port: int, devices: Sequence[Mapping[str, Any]], strict_arrays: bool = True,
-                **timings: Any) -> CscDouble:
-        double = CscDouble("127.0.0.1", port, devices, CscTimings(**timings), strict_arrays=strict_arrays)
+    def factory(port: int, devices: Sequence[Mapping[str, Any]], **timings: Any) -> CscDouble:
+        double = CscDouble("127.0.0.1", port, devices, CscTimings(**timings))
         double.start()
         made.append(double)
         return double

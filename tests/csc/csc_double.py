@@ -34,8 +34,10 @@ STREAM_LIMIT = 1 << 16  # asyncio's default line limit, as in tcpip.Client
 TELEMETRY_KEYS = frozenset({"name", "timestamp", "response_code", "sensor_telemetry"})
 #: fixed array sizes of the CSC's topics (Appendix B); the processors pad readings to them
 TOPIC_ARRAY_SIZE = {"Temperature": 16}
-#: sensors whose processors call float() on each element of a code-0 reading (PROTOCOL 1.2)
-FLOAT_ELEMENTS = {"Temperature": None, "HX85A": 3, "HX85BA": 4, "Windsonic": 2}
+#: elements the CSC's processors take from a code-0 reading with float() (PROTOCOL 1.2, 6.5): a
+#: shorter reading (IndexError) or a null (TypeError) is a failing line of that sensor
+FLOAT_INDEXES = {"HX85A": (0, 1, 2), "HX85BA": (0, 1, 2, 3), "Windsonic": (0, 1), "CSAT3B": (3,),
+                 "EFM100C": (0,), "Aurora": (1, 2, 3, 4, 5)}
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,12 @@ class CscDouble:
     """Connects to ``host:port``, configures ``devices`` and reads like the CSC until stopped or FAULT."""
 
     def __init__(self, host: str, port: int, devices: Sequence[Mapping[str, Any]],
-                 timings: CscTimings | None = None, strict_arrays: bool = True) -> None:
+                 timings: CscTimings | None = None) -> None:
         self.host = host
         self.port = port
         self.devices = [dict(d) for d in devices]
         self.timings = timings or CscTimings()
         self.rate_limit = max(MIN_RATE_LIMIT, self.timings.rate_limit)
-        self.strict_arrays = strict_arrays
         self.sensor_types = {d["name"]: d["sensor_type"] for d in self.devices}
         self.channels = {d["name"]: d.get("channels", 0) for d in self.devices}
         #: monotonic time of each sensor's first failing line; 0.0 = none. Never reset on reconnect.
@@ -299,12 +300,8 @@ class CscDouble:
 
     def _processor(self, name: str, sensor_type: str, values: list[Any]) -> None:
         """The strict parts of the CSC's processors: fixed topic arrays and float() per element."""
-        if not self.strict_arrays:
-            return
-        if sensor_type in FLOAT_ELEMENTS:
-            wanted = FLOAT_ELEMENTS[sensor_type]
-            for value in values[:wanted]:
-                float(value)  # None (a null in the JSON) raises TypeError, as in the processors
+        for index in FLOAT_INDEXES.get(sensor_type, ()):
+            float(values[index])
         if sensor_type in TOPIC_ARRAY_SIZE:
             size = TOPIC_ARRAY_SIZE[sensor_type]
             channels = self.channels[name]
