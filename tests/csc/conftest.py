@@ -34,7 +34,7 @@ class ScriptedServer:
     """A one-client wire server that answers ``configure`` with ``codes[n]`` and then plays ``script``.
 
     It exists to test the double against exactly known input; it counts heartbeats and keeps
-    every configure it received.
+    every configure it received and the first line of each connection.
     """
 
     def __init__(self, script: Script, codes: Callable[[int], int] = lambda n: 0,
@@ -45,6 +45,7 @@ class ScriptedServer:
         self.connections = 0
         self.heartbeats = 0
         self.configures: list[Mapping[str, Any]] = []
+        self.first_lines: list[bytes] = []  # of each connection
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -74,6 +75,8 @@ class ScriptedServer:
 
         try:
             while line := await reader.readline():
+                if len(self.first_lines) == number:
+                    self.first_lines.append(line)
                 if line == b"heartbeat\r\n":
                     self.heartbeats += 1
                     continue

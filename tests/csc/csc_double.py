@@ -185,6 +185,7 @@ class CscDouble:
         async with asyncio.timeout(self.timings.connect_timeout):
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port, limit=STREAM_LIMIT)
         self._heartbeat = asyncio.create_task(self._send_heartbeats(self._writer))
+        await asyncio.sleep(0)  # the first heartbeat goes out before configure, as in tcpip.Client
         command = {"command": "configure", "parameters": {"configuration": {"devices": self.devices}}}
         async with asyncio.timeout(self.timings.connect_timeout):
             self._writer.write(json.dumps(command).encode() + TERMINATOR)

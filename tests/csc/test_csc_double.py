@@ -41,6 +41,7 @@ async def test_configure_skips_early_telemetry_and_reads_nan(scripted, make_doub
     assert math.isnan(double.record.good("A")[0].values[0])
     assert double.record.configured and not double.record.failures
     await wait_until(lambda: server.heartbeats >= 2, what="heartbeats")
+    assert server.first_lines == [b"heartbeat\r\n"]  # the heartbeat goes out before configure
 
 
 async def test_error_timer_raises_and_survives_reconnects(scripted, make_double):
