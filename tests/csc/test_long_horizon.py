@@ -107,6 +107,25 @@ def mark(double: CscDouble, node: Node) -> tuple[float, dict[str, int]]:
     return double.now(), node.written()
 
 
+async def outage(make_node: Any, make_double: Any, *names: str) -> tuple[Node, CscDouble]:
+    """A double reading every instrument of a new node, then instrument ``bad`` unplugged."""
+    node = await make_node(*names)
+    double = node.double(make_double)
+    await streaming(double, *names)
+    node.instruments["bad"][0].unplug()
+    return node, double
+
+
+def healthy_shares(node: Node, double: CscDouble, start: tuple[float, dict[str, int]],
+                   end: tuple[float, dict[str, int]]) -> dict[str, dict[str, float]]:
+    return {name: node.share(double, name, start, end) for name in node.instruments if name != "bad"}
+
+
+def assert_served(shares: dict[str, dict[str, float]]) -> None:
+    for name, share in shares.items():
+        assert share["share"] >= MIN_SHARE, f"{name} lost data while 'bad' was dead: {share}"
+
+
 def assert_never_reconnected(double: CscDouble) -> None:
     record = double.record
     assert (record.reconnects, record.raises, record.failures, record.state) == (0, [], [], "reading")
@@ -128,27 +147,19 @@ async def test_regression_refused_configure_drives_the_csc_to_fault(make_node, m
 
 @needs_error_budget
 async def test_a_one_of_three_dead_for_two_periods(make_node, make_double):
-    node = await make_node("t1", "t2", "bad")
-    double = node.double(make_double)
-    await streaming(double, "t1", "t2", "bad")
-    node.instruments["bad"][0].unplug()
+    node, double = await outage(make_node, make_double, "t1", "t2", "bad")
     start = mark(double, node)
     await asyncio.sleep(2 * PERIOD)
-    end = mark(double, node)
-    shares = {name: node.share(double, name, start, end) for name in ("t1", "t2")}
+    shares = healthy_shares(node, double, start, mark(double, node))
     bad_codes = [a.code for a in double.record.lines["bad"] if a.time >= start[0]]
     node.report(a_shares=shares, a_bad_codes=bad_codes, a_reconnects=double.record.reconnects)
     assert_never_reconnected(double)
-    for name, share in shares.items():
-        assert share["share"] >= MIN_SHARE, f"{name} lost data while 'bad' was dead: {share}"
+    assert_served(shares)
 
 
 @needs_error_budget
 async def test_b_only_instrument_dead_for_three_read_timeouts(make_node, make_double):
-    node = await make_node("bad")
-    double = node.double(make_double)
-    await streaming(double, "bad")
-    node.instruments["bad"][0].unplug()
+    node, double = await outage(make_node, make_double, "bad")
     start = double.now()
     await asyncio.sleep(3 * READ_TIMEOUT)
     during = [a for a in double.record.lines["bad"] if a.time >= start]
@@ -160,10 +171,7 @@ async def test_b_only_instrument_dead_for_three_read_timeouts(make_node, make_do
 
 @needs_error_budget
 async def test_c_csc_restart_during_the_outage(make_node, make_double):
-    node = await make_node("t1", "t2", "bad")
-    first = node.double(make_double)
-    await streaming(first, "t1", "t2", "bad")
-    node.instruments["bad"][0].unplug()
+    node, first = await outage(make_node, make_double, "t1", "t2", "bad")
     await asyncio.sleep(PERIOD)  # the episode is older than the server's error budget
     await first.stop()
     await wait_until(lambda: not node.server._has_client, what="the server to let the old CSC go")
@@ -173,21 +181,16 @@ async def test_c_csc_restart_during_the_outage(make_node, make_double):
     assert codes == [0], f"configure after a CSC restart answered {codes}"
     start = mark(second, node)
     await asyncio.sleep(2 * PERIOD)  # a code-10 line against the new timer would raise within PERIOD
-    end = mark(second, node)
-    shares = {name: node.share(second, name, start, end) for name in ("t1", "t2")}
+    shares = healthy_shares(node, second, start, mark(second, node))
     node.report(c_configure_codes=codes, c_shares=shares,
                 c_bad_codes=sorted({a.code for a in second.record.lines.get("bad", [])}))
     assert_never_reconnected(second)
-    for name, share in shares.items():
-        assert share["share"] >= MIN_SHARE, f"{name} after the CSC restart: {share}"
+    assert_served(shares)
 
 
 async def test_d_instrument_returns(make_node, make_double):
-    node = await make_node("t1", "t2", "bad")
-    double = node.double(make_double)
-    await streaming(double, "t1", "t2", "bad")
+    node, double = await outage(make_node, make_double, "t1", "t2", "bad")
     pty, source = node.instruments["bad"]
-    pty.unplug()
     await asyncio.sleep(1.5 * PERIOD)  # past the error budget: the server no longer reports it as code 10
     pty.replug()  # the stream thread keeps writing numbered lines to the new tty
     replugged, first_number = double.now(), source.next
