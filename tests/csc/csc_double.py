@@ -135,6 +135,11 @@ class CscDouble:
         if self.record.state != "fault":
             self.record.state = "stopped"
 
+    def drop_connection(self) -> None:
+        """Cut the TCP connection under the client (a network drop): it fails and reconnects."""
+        if self._writer is not None:
+            self._writer.transport.abort()
+
     @property
     def faulted(self) -> bool:
         return self.record.state == "fault"

@@ -188,6 +188,24 @@ async def test_c_csc_restart_during_the_outage(make_node, make_double):
     assert_served(shares)
 
 
+@needs_error_budget
+async def test_e_reconnect_during_the_outage(make_node, make_double):
+    """Appendix C: the episode belongs to the device, not the connection. The same CSC (its timer
+    for 'bad' kept) reconnects after the budget has run out; no code-10 line may restart the
+    reporting against that old timer."""
+    node, double = await outage(make_node, make_double, "t1", "t2", "bad")
+    await asyncio.sleep(1.5 * PERIOD)  # past the budget and past the CSC's own period
+    double.drop_connection()
+    await wait_until(lambda: len(double.record.configured) == 2, timeout=10.0, what="the reconnect")
+    start = mark(double, node)
+    await asyncio.sleep(2 * PERIOD)
+    shares = healthy_shares(node, double, start, mark(double, node))
+    node.report(e_shares=shares, e_raises=double.record.raises, e_reconnects=double.record.reconnects,
+                e_bad_codes_after=sorted({a.code for a in double.record.lines["bad"] if a.time >= start[0]}))
+    assert (double.record.reconnects, double.record.raises, double.faulted) == (1, [], False)
+    assert_served(shares)
+
+
 async def test_d_instrument_returns(make_node, make_double):
     node, double = await outage(make_node, make_double, "t1", "t2", "bad")
     pty, source = node.instruments["bad"]
