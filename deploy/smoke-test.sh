@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Prove the arm64 artefacts work, under qemu, by talking the ESS protocol to them from the host.
 #
-# Usage: sudo deploy/smoke-test.sh [oci|sd|all]       (default: all)
+# Usage: sudo deploy/smoke-test.sh [oci|sd|hotplug|all]       (default: all = oci + sd)
 #   oci  unpack deploy/out/rpi-ess-arm64.oci.tar, run `rpi-ess serve --simulate` from it as user rpi-ess in
 #        a chroot (qemu-user through binfmt), run the image's HEALTHCHECK, configure + read telemetry.
 #   sd   boot deploy/out/rpi-ess-sd.img (its kernel, initrd and root filesystem) with qemu-system-aarch64,
 #        with a first-boot file that sets --simulate; wait for telemetry through a port forwarded to
 #        127.0.0.1 and check on the serial console that systemd started rpi-ess.service.
+#   hotplug  boot the SD image (grown by 256 MiB) with two emulated FTDI adapters (QEMU usb-serial, driven by
+#        the guest's ftdi_sio) fed by instrument simulators on the host; the second is plugged in after the
+#        service started, the first pulled for 5 s and put back (deploy/qemu_node.py). Also checks the root
+#        fsck in the initramfs, the raw/no-echo ports, the latency timer, the watchdog, the growth of root and
+#        the idle boot partition. Figures in deploy/out/smoke-hotplug.json.
 source "$(dirname "$0")/lib/common.sh"
 
 what=${1:-all}
@@ -67,22 +72,27 @@ console_shows() {
     return 1
 }
 
-smoke_sd() {
-    local img=$OUT_DIR/rpi-ess-sd.img port console=$OUT_DIR/smoke-sd-console.log boot_offset
+# sd_copy FIRSTBOOT_YAML: a sparse copy of the SD image at $tmp/sd.img whose boot partition carries the
+# first-boot file, edited the way a user would after flashing.
+sd_copy() {
+    local img=$OUT_DIR/rpi-ess-sd.img boot_offset
     [ -r "$img" ] || die "$img missing: run deploy/build-sd-image.sh first"
     require_tool qemu-system-aarch64 qemu-system-arm
     require_tool mcopy mtools
     cp --sparse=always "$img" "$tmp/sd.img"
-    # Edit the copy's boot partition the way a user would after flashing: first-boot file with --simulate.
     boot_offset=$(( $(sfdisk --json "$tmp/sd.img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][0]["start"])') * 512 ))
-    printf 'hostname: ess-smoke\nnetwork: {dhcp: true}\nserve_args: "--simulate"\nnode:\n  allowed_devices:\n    serial_ports: ["/dev/null"]\n' \
-        >"$tmp/rpi-ess.yaml"
+    printf '%s' "$1" >"$tmp/rpi-ess.yaml"
     mcopy -o -i "$tmp/sd.img@@$boot_offset" "$tmp/rpi-ess.yaml" ::rpi-ess.yaml
+}
+
+smoke_sd() {
+    local port console=$OUT_DIR/smoke-sd-console.log
+    sd_copy $'hostname: ess-smoke\nnetwork: {dhcp: true}\nserve_args: "--simulate"\nnode:\n  allowed_devices:\n    serial_ports: ["/dev/null"]\n'
     port=$(free_port)
     log "sd: booting the image under qemu-system-aarch64 (TCG); ESS port forwarded to 127.0.0.1:$port"
     qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi -nographic \
         -kernel "$OUT_DIR/rpi-ess-sd.vmlinuz" -initrd "$OUT_DIR/rpi-ess-sd.initrd" \
-        -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 systemd.show_status=1 systemd.status_unit_format=name systemd.journald.forward_to_console=1" \
+        -append "root=LABEL=RASPIROOT rw rootwait fsck.repair=yes console=ttyAMA0 systemd.show_status=1 systemd.status_unit_format=name systemd.journald.forward_to_console=1" \
         -drive "file=$tmp/sd.img,format=raw,if=virtio" \
         -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:5000" -device virtio-net-pci,netdev=net0 \
         </dev/null >"$console" 2>&1 &
@@ -96,10 +106,34 @@ smoke_sd() {
     log "sd: systemd started rpi-ess.service (Type=notify: after READY=1); console in $console"
 }
 
+smoke_hotplug() {
+    local key=$tmp/key
+    require_tool ssh openssh-client
+    ssh-keygen -q -t ed25519 -N '' -f "$key"
+    sd_copy "hostname: ess-hotplug
+network: {dhcp: true}
+ssh_authorized_keys: [\"$(cat "$key.pub")\"]
+node:
+  allowed_devices:
+    serial_ports: [\"/dev/ess/*\", \"/dev/serial/by-id/*\", \"/dev/ttyUSB_*\"]
+"
+    truncate -s +256M "$tmp/sd.img"   # room for rpi-ess-growroot.service to grow into
+    mkdir "$tmp/hotplug"
+    log "hotplug: booting the image with two emulated FTDI adapters (one plugged in later)"
+    PYTHONPATH=$REPO_DIR "${PYTHON:-python3}" "$DEPLOY_DIR/qemu_node.py" hotplug --image "$tmp/sd.img" \
+        --kernel "$OUT_DIR/rpi-ess-sd.vmlinuz" --initrd "$OUT_DIR/rpi-ess-sd.initrd" --key "$key" \
+        --console "$OUT_DIR/smoke-hotplug-console.log" --work "$tmp/hotplug" \
+        --ess-port "$(free_port)" --ssh-port "$(free_port)" --boot-timeout "$TIMEOUT_SD" \
+        ${RESUME_MAX:+--resume-max "$RESUME_MAX"} >"$OUT_DIR/smoke-hotplug.json" \
+        || die "hotplug scenario failed (console: $OUT_DIR/smoke-hotplug-console.log)"
+    cat "$OUT_DIR/smoke-hotplug.json"
+}
+
 case $what in
     oci) time_step "smoke-oci" smoke_oci ;;
     sd) time_step "smoke-sd" smoke_sd ;;
+    hotplug) time_step "smoke-hotplug" smoke_hotplug ;;
     all) time_step "smoke-oci" smoke_oci; time_step "smoke-sd" smoke_sd ;;
-    *) die "usage: $0 [oci|sd|all]" ;;
+    *) die "usage: $0 [oci|sd|hotplug|all]" ;;
 esac
 log "smoke test ($what) PASSED"

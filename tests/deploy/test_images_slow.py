@@ -30,3 +30,20 @@ def test_build_images_and_smoke_test_under_qemu():
     assert "smoke test (all) PASSED" in result.stderr
     assert (DEPLOY / "out" / "rpi-ess-arm64.oci.tar").exists()
     assert (DEPLOY / "out" / "rpi-ess-sd.img.xz.sha256").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_sd_image_hotplug_under_qemu():
+    """deploy/smoke-test.sh hotplug on an SD image already built (deploy/build-sd-image.sh): the kernel's
+    ftdi_sio path, an adapter plugged in after the service started, one pulled and put back; root fsck in
+    the initramfs, raw ports, watchdog device, root growth, idle boot partition (deploy/qemu_node.py)."""
+    missing = [name for name in ("qemu-system-aarch64", "mcopy", "sfdisk", "ssh") if shutil.which(name) is None]
+    if missing or os.geteuid() != 0:
+        pytest.skip(f"needs root and {', '.join(missing) or 'nothing else'}")
+    if not (DEPLOY / "out" / "rpi-ess-sd.img").exists():
+        pytest.skip("no SD image: run deploy/build-sd-image.sh first")
+    result = subprocess.run([str(DEPLOY / "smoke-test.sh"), "hotplug"], capture_output=True, text=True,
+                            timeout=1800, check=False)
+    assert result.returncode == 0, result.stderr[-6000:]
+    assert "smoke test (hotplug) PASSED" in result.stderr
