@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mmdebstrap customize hook for the SD image: runs on the host with $1 = the arm64 root directory
 # (proc/sys/dev mounted; arm64 binaries run under qemu-user through binfmt_misc).
-# Installs rpi_ess into /opt/rpi-ess, the service, udev rules, first-boot settings and boot configuration.
+# Installs rpi_ess into /opt/rpi-ess/releases/<version> (+ current link), the service, udev rules, first-boot settings and boot configuration.
 set -euo pipefail
 root=$1
 : "${REPO_DIR:?}" "${HOSTNAME_DEFAULT:=rpi-ess}"
@@ -19,11 +19,14 @@ if [ -n "${HOST_CA:-}" ]; then
 fi
 mv "$root/etc/resolv.conf" "$root/etc/resolv.conf.image"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+# Releases side by side, /opt/rpi-ess/current -> releases/<version> (the Ansible role switches and rolls back).
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_DIR/pyproject.toml")
 in_root env -i "${pip_env[@]}" sh -ec '
-    python3 -m venv /opt/rpi-ess
-    /opt/rpi-ess/bin/pip install --no-cache-dir --upgrade pip wheel
-    /opt/rpi-ess/bin/pip install --no-cache-dir "/tmp/rpi-ess-src[pi]"
-    /opt/rpi-ess/bin/rpi-ess --help >/dev/null'
+    python3 -m venv "$1"
+    "$1/bin/pip" install --no-cache-dir --upgrade pip wheel
+    "$1/bin/pip" install --no-cache-dir "/tmp/rpi-ess-src[pi]"
+    "$1/bin/rpi-ess" --help >/dev/null' sh "/opt/rpi-ess/releases/$version"
+ln -sfn "releases/$version" "$root/opt/rpi-ess/current"
 mv -f "$root/etc/resolv.conf.image" "$root/etc/resolv.conf"
 rm -rf "$root/tmp/rpi-ess-src" "$root/tmp/host-ca.crt"
 

@@ -22,12 +22,12 @@ def analyze(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("unit", ["rpi-ess.service", "rpi-ess-firstboot.service", "rpi-ess-growroot.service"])
 def test_unit_verifies(tmp_path, unit):
-    # verify also checks that ExecStart exists, so point it at stand-ins for /opt/rpi-ess/bin/*.
+    # verify also checks that ExecStart exists, so point it at stand-ins for /opt/rpi-ess/current/bin/*.
     for name in ("rpi-ess", "python"):
         (tmp_path / name).write_text("#!/bin/sh\n")
         (tmp_path / name).chmod(0o755)
     source = UNITS / unit if (UNITS / unit).exists() else NODE_UNITS / unit
-    text = source.read_text().replace("/opt/rpi-ess/bin/", f"{tmp_path}/")
+    text = source.read_text().replace("/opt/rpi-ess/current/bin/", f"{tmp_path}/")
     (tmp_path / unit).write_text(text)
     result = analyze("verify", str(tmp_path / unit))
     assert result.returncode == 0, result.stderr
