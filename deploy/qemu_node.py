@@ -242,6 +242,26 @@ def check_port(guest: Guest, link: str) -> dict:
     }
 
 
+def watchdog(qmp: Qmp, guest: Guest, args: argparse.Namespace) -> dict:
+    """Hang the kernel (sysrq crash, no panic reboot): only the watchdog systemd arms can reset the machine."""
+    boots = int(guest.run("journalctl --list-boots -q | wc -l"))
+    try:  # the guest dies under the ssh session, which may then hang until the timeout
+        subprocess.run([*guest.base, "echo c > /proc/sysrq-trigger"], capture_output=True, timeout=10, check=False)
+    except subprocess.TimeoutExpired:
+        pass
+    crashed = time.monotonic()
+    event = qmp.wait_event("WATCHDOG", 120)
+    fired = time.monotonic()
+    guest.wait("systemctl is-active rpi-ess.service", args.boot_timeout)
+    serving = time.monotonic()
+    after = int(guest.run("journalctl --list-boots -q | wc -l"))
+    assert event["data"]["action"] == "reset", event
+    assert after == boots + 1, f"{boots} boots in the journal before, {after} after"
+    result = {"fired_after_crash_s": round(fired - crashed, 1), "service_after_reset_s": round(serving - fired, 1)}
+    log(f"watchdog: {result}")
+    return result
+
+
 def hotplug(args: argparse.Namespace, work: Path) -> dict:
     """The scenario of issue 14 item 1/2; returns the measured figures, raises AssertionError on failure."""
     figures: dict[str, object] = {}
@@ -317,6 +337,8 @@ def hotplug(args: argparse.Namespace, work: Path) -> dict:
         figures["watchdog"] = guest.run("systemctl show -p RuntimeWatchdogUSec --value; ls /dev/watchdog0")
         guest.wait("test -z \"$(findmnt -n -t vfat /boot/firmware)\"", 90)
         figures["boot_partition"] = "unmounted when idle"
+        if args.watchdog:
+            figures["watchdog_reset"] = watchdog(qmp, guest, args)
         return figures
     finally:
         stop.set()
@@ -340,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--boot-timeout", type=float, default=900)
     parser.add_argument("--resume-max", type=float, default=2.0, help="seconds from re-plug to a good line")
     parser.add_argument("--jitter", type=float, default=0.5, help="allowed scheduling jitter on a gap, s")
+    parser.add_argument("--no-watchdog", dest="watchdog", action="store_false",
+                        help="skip the last phase: hang the kernel and wait for the watchdog's reset")
     args = parser.parse_args(argv)
     try:
         figures = hotplug(args, args.work)

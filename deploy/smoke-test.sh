@@ -10,8 +10,9 @@
 #   hotplug  boot the SD image (grown by 256 MiB) with two emulated FTDI adapters (QEMU usb-serial, driven by
 #        the guest's ftdi_sio) fed by instrument simulators on the host; the second is plugged in after the
 #        service started, the first pulled for 5 s and put back (deploy/qemu_node.py). Also checks the root
-#        fsck in the initramfs, the raw/no-echo ports, the latency timer, the watchdog, the growth of root and
-#        the idle boot partition. Figures in deploy/out/smoke-hotplug.json.
+#        fsck in the initramfs, the raw/no-echo ports, the latency timer, the growth of root and
+#        the idle boot partition; last, it hangs the kernel (sysrq crash) and waits for the i6300esb watchdog,
+#        armed by systemd, to reset the VM and the service to serve again. Figures: deploy/out/smoke-hotplug.json.
 source "$(dirname "$0")/lib/common.sh"
 
 what=${1:-all}
