@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import random
 import socket
 import subprocess
 import sys
@@ -142,44 +143,55 @@ class Guest:
 
 
 class EssClient:
-    """Heartbeats, one ``configure``, and every telemetry line with its host arrival time."""
+    """Heartbeats, ``configure``, and every telemetry line with its host arrival time; reconnects (and
+    configures again) whenever the connection ends, as the CSC does: through qemu's user network a
+    connection is accepted even before the guest listens, and then closed."""
 
-    def __init__(self, port: int, devices: list[dict], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
-        self.sock.settimeout(None)
+    def __init__(self, port: int, devices: list[dict]) -> None:
+        self.port = port
+        self.configure = json.dumps({"command": "configure", "parameters": {
+            "configuration": {"devices": devices}}}).encode() + b"\r\n"
         self.lines: list[tuple[float, dict]] = []
         self.response: dict | None = None
+        self.sessions = 0
         self.stop = threading.Event()
+        self.sock: socket.socket | None = None
+        threading.Thread(target=self._run, daemon=True).start()
         threading.Thread(target=self._heartbeat, daemon=True).start()
-        threading.Thread(target=self._read, daemon=True).start()
-        configure = {"command": "configure", "parameters": {"configuration": {"devices": devices}}}
-        self.sock.sendall(json.dumps(configure).encode() + b"\r\n")
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+                    sock.settimeout(None)
+                    self.sock = sock
+                    self.sessions += 1
+                    sock.sendall(b"heartbeat\r\n" + self.configure)
+                    for line in sock.makefile("rb"):
+                        message = json.loads(line)
+                        if "response" in message:
+                            self.response = message
+                        elif "telemetry" in message:
+                            self.lines.append((time.monotonic(), message["telemetry"]))
+            except (OSError, ValueError):
+                pass
+            self.sock = None
+            self.stop.wait(1.0)
 
     def _heartbeat(self) -> None:
         while not self.stop.wait(1.0):
+            sock = self.sock
             try:
-                self.sock.sendall(b"heartbeat\r\n")
+                if sock:
+                    sock.sendall(b"heartbeat\r\n")
             except OSError:
-                return
-
-    def _read(self) -> None:
-        for line in self.sock.makefile("rb"):
-            message = json.loads(line)
-            if "response" in message:
-                self.response = message
-            elif "telemetry" in message:
-                self.lines.append((time.monotonic(), message["telemetry"]))
+                pass
 
     def of(self, name: str, since: float = 0.0) -> list[tuple[float, dict]]:
         return [(t, m) for t, m in self.lines if m["name"] == name and t >= since]
+
+    def first_good(self, name: str) -> float | None:
+        return next((t for t, m in self.of(name) if m["response_code"] == 0), None)
 
     def wait_lines(self, name: str, count: int, timeout: float, since: float = 0.0, good: bool = True) -> float:
         """Host time of the ``count``-th (good) line of ``name`` after ``since``."""
@@ -194,7 +206,9 @@ class EssClient:
 
     def close(self) -> None:
         self.stop.set()
-        self.sock.close()
+        sock = self.sock
+        if sock:
+            sock.close()
 
 
 def max_gap(times: list[float]) -> float:
@@ -262,6 +276,67 @@ def watchdog(qmp: Qmp, guest: Guest, args: argparse.Namespace) -> dict:
     return result
 
 
+T1 = {"name": "T1", "sensor_type": "Temperature", "channels": 4, "device_type": "Serial",
+      "serial_port": "/dev/ess/FTESS001", "baud_rate": 19200}
+
+
+def fsck_line(console: Path) -> str:
+    text = console.read_bytes().decode(errors="replace")
+    return next((line.strip() for line in text.splitlines() if "RASPIROOT:" in line), "no fsck line")
+
+
+def boot_once(args: argparse.Namespace, work: Path, console_path: Path, cut_after: float | None) -> dict:
+    """Power on with FTESS001 streaming; SIGKILL qemu after ``cut_after`` s (the power cut), or, with None,
+    run until the first good telemetry line and shut down. Host-clock figures."""
+    started = time.monotonic()
+    with open(console_path, "wb") as console:
+        vm = subprocess.Popen(qemu_command(args, work), stdin=subprocess.DEVNULL, stdout=console, stderr=console)
+        stop = threading.Event()
+        client = None
+        try:
+            Qmp(work / "qmp.sock")  # qemu is up and its chardev sockets exist
+            Instrument("FTESS001", work / "ftdi1.sock").start(stop)
+            client = EssClient(args.ess_port, [T1])
+            if cut_after is None:
+                client.wait_lines("T1", 1, args.boot_timeout)
+            else:
+                time.sleep(max(0.0, started + cut_after - time.monotonic()))
+        finally:
+            stop.set()
+            if client:
+                client.close()
+            if cut_after is None:
+                vm.terminate()
+            else:
+                vm.kill()  # SIGKILL: the power cut
+            vm.wait(60)
+    served = client.first_good("T1") if client else None
+    text = console_path.read_bytes().decode(errors="replace")
+    return {"cut_after_s": None if cut_after is None else round(cut_after, 1),
+            "telemetry_after_s": None if served is None else round(served - started, 1),
+            "fsck": fsck_line(console_path),
+            "repaired": "UNEXPECTED INCONSISTENCY" in text or "FILE SYSTEM WAS MODIFIED" in text}
+
+
+def powercut(args: argparse.Namespace, work: Path) -> dict:
+    """Cycles of power-on -> SIGKILL at a random moment (seeded: the same moments every run) -> power-on;
+    the cuts fall during boot (the first one during first boot and its writes) and while streaming."""
+    rng = random.Random(args.seed)
+    cycles = []
+    for cycle in range(args.cycles):
+        console = args.console.with_name(f"{args.console.stem}-{cycle}.log")
+        cycles.append(boot_once(args, work, console, rng.uniform(5, args.cut_max)))
+        log(f"cycle {cycle}: {cycles[-1]}")
+    # Each cut is followed by the next cycle's boot; the last one by a clean boot that must serve.
+    final = boot_once(args, work, args.console.with_name(f"{args.console.stem}-final.log"), None)
+    log(f"final boot: {final}")
+    served = [c["telemetry_after_s"] for c in [*cycles, final] if c["telemetry_after_s"] is not None]
+    figures = {"cycles": cycles, "final": final, "boot_to_telemetry_s": {"min": min(served), "max": max(served)}}
+    assert not any(c["repaired"] for c in [*cycles, final]), "the root file system needed a repair"
+    assert all(c["fsck"] != "no fsck line" for c in [*cycles, final]), "a boot did not check the root"
+    return figures
+
+
 def hotplug(args: argparse.Namespace, work: Path) -> dict:
     """The scenario of issue 14 item 1/2; returns the measured figures, raises AssertionError on failure."""
     figures: dict[str, object] = {}
@@ -294,11 +369,7 @@ def hotplug(args: argparse.Namespace, work: Path) -> dict:
         figures["ports"] = {s: {k: v for k, v in p.items() if k != "stty"} for s, p in ports.items()}
         figures["proc_devices"] = guest.run("grep -wE 'ttyUSB|ttyACM|i2c' /proc/devices").splitlines()
 
-        devices = [{"name": "T1", "sensor_type": "Temperature", "channels": 4, "device_type": "Serial",
-                    "serial_port": "/dev/ess/FTESS001", "baud_rate": 19200},
-                   {"name": "T2", "sensor_type": "Temperature", "channels": 4, "device_type": "Serial",
-                    "serial_port": by_id, "baud_rate": 19200}]
-        client = EssClient(args.ess_port, devices, 60)
+        client = EssClient(args.ess_port, [T1, {**T1, "name": "T2", "serial_port": by_id}])
         t1 = client.wait_lines("T1", 3, 60)
         t2 = client.wait_lines("T2", 3, 60)
         figures["first_telemetry_s"] = round(max(t1, t2) - started, 1)
@@ -354,7 +425,7 @@ def hotplug(args: argparse.Namespace, work: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=["hotplug"])
+    parser.add_argument("scenario", choices=["hotplug", "powercut"])
     for name in ("image", "kernel", "initrd", "key", "console", "work"):
         parser.add_argument(f"--{name}", type=Path, required=True)
     parser.add_argument("--ess-port", type=int, required=True)
@@ -362,11 +433,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--boot-timeout", type=float, default=900)
     parser.add_argument("--resume-max", type=float, default=2.0, help="seconds from re-plug to a good line")
     parser.add_argument("--jitter", type=float, default=0.5, help="allowed scheduling jitter on a gap, s")
+    parser.add_argument("--cycles", type=int, default=10, help="powercut: boots cut by SIGKILL")
+    parser.add_argument("--cut-max", type=float, default=150, help="powercut: latest cut, s after power-on")
+    parser.add_argument("--seed", type=int, default=14, help="powercut: seed of the cut moments")
     parser.add_argument("--no-watchdog", dest="watchdog", action="store_false",
                         help="skip the last phase: hang the kernel and wait for the watchdog's reset")
     args = parser.parse_args(argv)
     try:
-        figures = hotplug(args, args.work)
+        figures = (hotplug if args.scenario == "hotplug" else powercut)(args, args.work)
     except (AssertionError, RuntimeError, TimeoutError, OSError, subprocess.TimeoutExpired) as e:
         log(f"FAILED: {e}")
         return 1

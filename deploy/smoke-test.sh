@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prove the arm64 artefacts work, under qemu, by talking the ESS protocol to them from the host.
 #
-# Usage: sudo deploy/smoke-test.sh [oci|sd|hotplug|all]       (default: all = oci + sd)
+# Usage: sudo deploy/smoke-test.sh [oci|sd|hotplug|powercut|all]       (default: all = oci + sd)
 #   oci  unpack deploy/out/rpi-ess-arm64.oci.tar, run `rpi-ess serve --simulate` from it as user rpi-ess in
 #        a chroot (qemu-user through binfmt), run the image's HEALTHCHECK, configure + read telemetry.
 #   sd   boot deploy/out/rpi-ess-sd.img (its kernel, initrd and root filesystem) with qemu-system-aarch64,
@@ -13,6 +13,9 @@
 #        fsck in the initramfs, the raw/no-echo ports, the latency timer, the growth of root and
 #        the idle boot partition; last, it hangs the kernel (sysrq crash) and waits for the i6300esb watchdog,
 #        armed by systemd, to reset the VM and the service to serve again. Figures: deploy/out/smoke-hotplug.json.
+#   powercut  CYCLES (10) boots of the same image cut by SIGKILL of qemu at seeded random moments (during first
+#        boot, boot and streaming), then a clean boot: every boot checks root (initramfs fsck), none needs a
+#        repair, the last serves telemetry. Boot-to-telemetry times in deploy/out/smoke-powercut.json.
 source "$(dirname "$0")/lib/common.sh"
 
 what=${1:-all}
@@ -107,11 +110,14 @@ smoke_sd() {
     log "sd: systemd started rpi-ess.service (Type=notify: after READY=1); console in $console"
 }
 
-smoke_hotplug() {
-    local key=$tmp/key
+# qemu_node SCENARIO [ARGS...]: deploy/qemu_node.py on a copy of the image with an SSH key and the adapters'
+# names allowed; figures in $OUT_DIR/smoke-SCENARIO.json.
+qemu_node() {
+    local scenario=$1 key=$tmp/key
+    shift
     require_tool ssh openssh-client
-    ssh-keygen -q -t ed25519 -N '' -f "$key"
-    sd_copy "hostname: ess-hotplug
+    [ -e "$key" ] || ssh-keygen -q -t ed25519 -N '' -f "$key"
+    sd_copy "hostname: ess-$scenario
 network: {dhcp: true}
 ssh_authorized_keys: [\"$(cat "$key.pub")\"]
 node:
@@ -119,22 +125,31 @@ node:
     serial_ports: [\"/dev/ess/*\", \"/dev/serial/by-id/*\", \"/dev/ttyUSB_*\"]
 "
     truncate -s +256M "$tmp/sd.img"   # room for rpi-ess-growroot.service to grow into
-    mkdir "$tmp/hotplug"
-    log "hotplug: booting the image with two emulated FTDI adapters (one plugged in later)"
-    PYTHONPATH=$REPO_DIR "${PYTHON:-python3}" "$DEPLOY_DIR/qemu_node.py" hotplug --image "$tmp/sd.img" \
+    mkdir -p "$tmp/$scenario"
+    PYTHONPATH=$REPO_DIR "${PYTHON:-python3}" "$DEPLOY_DIR/qemu_node.py" "$scenario" --image "$tmp/sd.img" \
         --kernel "$OUT_DIR/rpi-ess-sd.vmlinuz" --initrd "$OUT_DIR/rpi-ess-sd.initrd" --key "$key" \
-        --console "$OUT_DIR/smoke-hotplug-console.log" --work "$tmp/hotplug" \
-        --ess-port "$(free_port)" --ssh-port "$(free_port)" --boot-timeout "$TIMEOUT_SD" \
-        ${RESUME_MAX:+--resume-max "$RESUME_MAX"} >"$OUT_DIR/smoke-hotplug.json" \
-        || die "hotplug scenario failed (console: $OUT_DIR/smoke-hotplug-console.log)"
-    cat "$OUT_DIR/smoke-hotplug.json"
+        --console "$OUT_DIR/smoke-$scenario-console.log" --work "$tmp/$scenario" \
+        --ess-port "$(free_port)" --ssh-port "$(free_port)" --boot-timeout "$TIMEOUT_SD" "$@" \
+        >"$OUT_DIR/smoke-$scenario.json" || die "$scenario scenario failed (console: $OUT_DIR/smoke-$scenario-console*.log)"
+    cat "$OUT_DIR/smoke-$scenario.json"
+}
+
+smoke_hotplug() {
+    log "hotplug: booting the image with two emulated FTDI adapters (one plugged in later)"
+    qemu_node hotplug ${RESUME_MAX:+--resume-max "$RESUME_MAX"}
+}
+
+smoke_powercut() {
+    log "powercut: ${CYCLES:-10} boots cut by SIGKILL at seeded random moments, then a clean boot"
+    qemu_node powercut --cycles "${CYCLES:-10}"
 }
 
 case $what in
     oci) time_step "smoke-oci" smoke_oci ;;
     sd) time_step "smoke-sd" smoke_sd ;;
     hotplug) time_step "smoke-hotplug" smoke_hotplug ;;
+    powercut) time_step "smoke-powercut" smoke_powercut ;;
     all) time_step "smoke-oci" smoke_oci; time_step "smoke-sd" smoke_sd ;;
-    *) die "usage: $0 [oci|sd|hotplug|all]" ;;
+    *) die "usage: $0 [oci|sd|hotplug|powercut|all]" ;;
 esac
 log "smoke test ($what) PASSED"
