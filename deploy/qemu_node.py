@@ -406,6 +406,12 @@ def hotplug(args: argparse.Namespace, work: Path) -> dict:
         assert figures["root_fsck"], "the initramfs did not check the root file system"
         figures["grow_root"] = guest.run("journalctl -b -u rpi-ess-growroot.service -o cat | tail -1")
         figures["watchdog"] = guest.run("systemctl show -p RuntimeWatchdogUSec --value; ls /dev/watchdog0")
+        # The clock line of the server's own status report, read inside its sandbox (adjtimex allowed).
+        figures["status_clock"] = json.loads(guest.run(
+            "python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect(\"/run/rpi-ess/status.sock\");"
+            " s.sendall(b\"{\\\"command\\\": \\\"status\\\", \\\"parameters\\\": {}}\\r\\n\");"
+            " print(s.makefile().readline())'"))["status"]["server"]["clock"]
+        assert "synchronisation unknown" not in figures["status_clock"], figures["status_clock"]
         guest.wait("test -z \"$(findmnt -n -t vfat /boot/firmware)\"", 90)
         figures["boot_partition"] = "unmounted when idle"
         if args.watchdog:
