@@ -24,8 +24,11 @@ img=$OUT_DIR/rpi-ess-sd.img
 BOOT_MIB=${BOOT_MIB:-256}
 START_MIB=4
 
+# e2fsprogs and dosfstools: not part of the "apt" variant, and without them nothing ever checks the file
+# systems (the initramfs copies e2fsck only if it is installed when the initramfs is built).
 PACKAGES=(
-    systemd-sysv udev kmod dbus systemd-resolved systemd-timesyncd initramfs-tools zstd
+    systemd-sysv udev kmod dbus systemd-resolved chrony initramfs-tools zstd e2fsprogs dosfstools
+    fdisk cloud-guest-utils
     linux-image-arm64 raspi-firmware
     openssh-server iproute2 iputils-ping netbase ca-certificates less
     python3 python3-venv libusb-1.0-0
@@ -38,7 +41,8 @@ build_rootfs() {
     REPO_DIR=$REPO_DIR HOST_CA=$ca \
     mmdebstrap --mode=root --arch=arm64 --variant=apt --format=directory \
         --components="main non-free-firmware" --include="$(IFS=,; echo "${PACKAGES[*]}")" \
-        --setup-hook='mkdir -p "$1/boot/firmware"' \
+        --setup-hook='mkdir -p "$1/boot/firmware" "$1/etc"' \
+        --setup-hook="cp '$DEPLOY_DIR/node/etc/fstab' \"\$1/etc/fstab\"" \
         --customize-hook="$DEPLOY_DIR/sd-image/customize.sh" \
         --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb' \
         "$SUITE" "$rootfs" ${MIRROR:+"$MIRROR"}

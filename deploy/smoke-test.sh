@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Prove the arm64 artefacts work, under qemu, by talking the ESS protocol to them from the host.
 #
-# Usage: sudo deploy/smoke-test.sh [oci|sd|all]       (default: all)
+# Usage: sudo deploy/smoke-test.sh [oci|sd|hotplug|powercut|all]       (default: all = oci + sd)
 #   oci  unpack deploy/out/rpi-ess-arm64.oci.tar, run `rpi-ess serve --simulate` from it as user rpi-ess in
 #        a chroot (qemu-user through binfmt), run the image's HEALTHCHECK, configure + read telemetry.
 #   sd   boot deploy/out/rpi-ess-sd.img (its kernel, initrd and root filesystem) with qemu-system-aarch64,
 #        with a first-boot file that sets --simulate; wait for telemetry through a port forwarded to
 #        127.0.0.1 and check on the serial console that systemd started rpi-ess.service.
+#   hotplug  boot the SD image (grown by 256 MiB) with two emulated FTDI adapters (QEMU usb-serial, driven by
+#        the guest's ftdi_sio) fed by instrument simulators on the host; the second is plugged in after the
+#        service started, the first pulled for 5 s and put back (deploy/qemu_node.py). Also checks the root
+#        fsck in the initramfs, the raw/no-echo ports, the latency timer, the growth of root and
+#        the idle boot partition; last, it hangs the kernel (sysrq crash) and waits for the i6300esb watchdog,
+#        armed by systemd, to reset the VM and the service to serve again. Figures: deploy/out/smoke-hotplug.json.
+#   powercut  CYCLES (10) boots of the same image cut by SIGKILL of qemu at seeded random moments (during first
+#        boot, boot and streaming), then a clean boot: every boot checks root (initramfs fsck), none needs a
+#        repair, the last serves telemetry. Boot-to-telemetry times in deploy/out/smoke-powercut.json.
 source "$(dirname "$0")/lib/common.sh"
 
 what=${1:-all}
@@ -67,22 +76,27 @@ console_shows() {
     return 1
 }
 
-smoke_sd() {
-    local img=$OUT_DIR/rpi-ess-sd.img port console=$OUT_DIR/smoke-sd-console.log boot_offset
+# sd_copy FIRSTBOOT_YAML: a sparse copy of the SD image at $tmp/sd.img whose boot partition carries the
+# first-boot file, edited the way a user would after flashing.
+sd_copy() {
+    local img=$OUT_DIR/rpi-ess-sd.img boot_offset
     [ -r "$img" ] || die "$img missing: run deploy/build-sd-image.sh first"
     require_tool qemu-system-aarch64 qemu-system-arm
     require_tool mcopy mtools
     cp --sparse=always "$img" "$tmp/sd.img"
-    # Edit the copy's boot partition the way a user would after flashing: first-boot file with --simulate.
     boot_offset=$(( $(sfdisk --json "$tmp/sd.img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][0]["start"])') * 512 ))
-    printf 'hostname: ess-smoke\nnetwork: {dhcp: true}\nserve_args: "--simulate"\nnode:\n  allowed_devices:\n    serial_ports: ["/dev/null"]\n' \
-        >"$tmp/rpi-ess.yaml"
+    printf '%s' "$1" >"$tmp/rpi-ess.yaml"
     mcopy -o -i "$tmp/sd.img@@$boot_offset" "$tmp/rpi-ess.yaml" ::rpi-ess.yaml
+}
+
+smoke_sd() {
+    local port console=$OUT_DIR/smoke-sd-console.log
+    sd_copy $'hostname: ess-smoke\nnetwork: {dhcp: true}\nserve_args: "--simulate"\nnode:\n  allowed_devices:\n    serial_ports: ["/dev/null"]\n'
     port=$(free_port)
     log "sd: booting the image under qemu-system-aarch64 (TCG); ESS port forwarded to 127.0.0.1:$port"
     qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi -nographic \
         -kernel "$OUT_DIR/rpi-ess-sd.vmlinuz" -initrd "$OUT_DIR/rpi-ess-sd.initrd" \
-        -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 systemd.show_status=1 systemd.status_unit_format=name systemd.journald.forward_to_console=1" \
+        -append "root=LABEL=RASPIROOT rw rootwait fsck.repair=yes console=ttyAMA0 systemd.show_status=1 systemd.status_unit_format=name systemd.journald.forward_to_console=1" \
         -drive "file=$tmp/sd.img,format=raw,if=virtio" \
         -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:5000" -device virtio-net-pci,netdev=net0 \
         </dev/null >"$console" 2>&1 &
@@ -96,10 +110,46 @@ smoke_sd() {
     log "sd: systemd started rpi-ess.service (Type=notify: after READY=1); console in $console"
 }
 
+# qemu_node SCENARIO [ARGS...]: deploy/qemu_node.py on a copy of the image with an SSH key and the adapters'
+# names allowed; figures in $OUT_DIR/smoke-SCENARIO.json.
+qemu_node() {
+    local scenario=$1 key=$tmp/key
+    shift
+    require_tool ssh openssh-client
+    [ -e "$key" ] || ssh-keygen -q -t ed25519 -N '' -f "$key"
+    sd_copy "hostname: ess-$scenario
+network: {dhcp: true}
+ssh_authorized_keys: [\"$(cat "$key.pub")\"]
+node:
+  allowed_devices:
+    serial_ports: [\"/dev/ess/*\", \"/dev/serial/by-id/*\", \"/dev/ttyUSB_*\"]
+"
+    truncate -s +256M "$tmp/sd.img"   # room for rpi-ess-growroot.service to grow into
+    mkdir -p "$tmp/$scenario"
+    PYTHONPATH=$REPO_DIR "${PYTHON:-python3}" "$DEPLOY_DIR/qemu_node.py" "$scenario" --image "$tmp/sd.img" \
+        --kernel "$OUT_DIR/rpi-ess-sd.vmlinuz" --initrd "$OUT_DIR/rpi-ess-sd.initrd" --key "$key" \
+        --console "$OUT_DIR/smoke-$scenario-console.log" --work "$tmp/$scenario" \
+        --ess-port "$(free_port)" --ssh-port "$(free_port)" --boot-timeout "$TIMEOUT_SD" "$@" \
+        >"$OUT_DIR/smoke-$scenario.json" || die "$scenario scenario failed (console: $OUT_DIR/smoke-$scenario-console*.log)"
+    cat "$OUT_DIR/smoke-$scenario.json"
+}
+
+smoke_hotplug() {
+    log "hotplug: booting the image with two emulated FTDI adapters (one plugged in later)"
+    qemu_node hotplug ${RESUME_MAX:+--resume-max "$RESUME_MAX"}
+}
+
+smoke_powercut() {
+    log "powercut: ${CYCLES:-10} boots cut by SIGKILL at seeded random moments, then a clean boot"
+    qemu_node powercut --cycles "${CYCLES:-10}"
+}
+
 case $what in
     oci) time_step "smoke-oci" smoke_oci ;;
     sd) time_step "smoke-sd" smoke_sd ;;
+    hotplug) time_step "smoke-hotplug" smoke_hotplug ;;
+    powercut) time_step "smoke-powercut" smoke_powercut ;;
     all) time_step "smoke-oci" smoke_oci; time_step "smoke-sd" smoke_sd ;;
-    *) die "usage: $0 [oci|sd|all]" ;;
+    *) die "usage: $0 [oci|sd|hotplug|powercut|all]" ;;
 esac
 log "smoke test ($what) PASSED"

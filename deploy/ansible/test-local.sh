@@ -8,6 +8,8 @@
 #   3rd run: one setting changed -> changed>0 and the service restarted (new main PID)
 #   4th run: changed=0 again
 #   5th run, after `systemctl stop rpi-ess`: changed=1 and the service runs again
+#   6th run, a deliberately broken release (its server exits at start): the play fails with a report naming
+#        the release, current points back at the previous release, and that release serves telemetry again
 # Usage: sudo deploy/ansible/test-local.sh     (needs: mmdebstrap, systemd-container, ansible-core, ssh)
 source "$(dirname "$0")/../lib/common.sh"
 
@@ -74,11 +76,12 @@ node() { ssh -q -i "$work/key" -p "$ssh_port" -o StrictHostKeyChecking=no -o Use
 for _ in $(seq 60); do node true 2>/dev/null && break; sleep 2; done
 node true || die "the test node did not come up (see $work/nspawn.log)"
 
-# play RUN_NAME SERVE_ARGS -> prints the recap's changed= count
+# play RUN_NAME SERVE_ARGS [ANSIBLE_ARGS...] -> prints the recap's changed= count
 play() {
-    local log=$OUT_DIR/ansible-$1.log
+    local log=$OUT_DIR/ansible-$1.log serve=$2
+    shift 2
     ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 ansible-playbook -i "$work/inventory.ini" "${extra_vars[@]}" \
-        -e "rpi_ess_serve_args='$2'" "$ANSIBLE_DIR/site.yml" >"$log" 2>&1 \
+        -e "rpi_ess_serve_args='$serve'" "$@" "$ANSIBLE_DIR/site.yml" >"$log" 2>&1 \
         || { tail -20 "$log" >&2; node journalctl -u rpi-ess.service -n 30 --no-pager >&2 || true
              die "ansible run $1 failed (log: $log)"; }
     grep -E '^testnode +:' "$log" | sed -E 's/.*changed=([0-9]+).*failed=([0-9]+).*/\1/'
@@ -116,5 +119,26 @@ changed=$(play 5-restore "$args --log-level DEBUG")
 log "run 5 (service stopped by hand before): changed=$changed"
 [ "$changed" -eq 1 ] && [ "$(node systemctl is-active rpi-ess.service)" = active ] \
     || die "a stopped service was not started again (changed=$changed)"
+release_before=$(node readlink /opt/rpi-ess/current)
+
+# A broken release: same code, but its entry point exits at once.
+broken=$work/broken
+mkdir -p "$broken/src"
+cp -a "$REPO_DIR/pyproject.toml" "$REPO_DIR/README.md" "$REPO_DIR/rpi_ess" "$broken/src/"
+sed -i 's/^version = "\(.*\)"$/version = "\1+broken"/' "$broken/src/pyproject.toml"
+printf '\nraise SystemExit("deliberately broken release")\n' >>"$broken/src/rpi_ess/cli/main.py"
+"${PYTHON:-python3}" -m pip wheel -q --no-deps -w "$broken/wheel" "$broken/src"
+log="$OUT_DIR/ansible-6-broken.log"
+if ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 ansible-playbook -i "$work/inventory.ini" "${extra_vars[@]}" \
+    -e "rpi_ess_serve_args='$args --log-level DEBUG'" -e "rpi_ess_wheel=$(ls "$broken"/wheel/*.whl)" \
+    -e rpi_ess_health_timeout=30 "$ANSIBLE_DIR/site.yml" >"$log" 2>&1; then
+    die "the broken release was not detected (log: $log)"
+fi
+grep -q 'rpi_ess 0.1.0+broken failed on testnode' "$log" || { tail -30 "$log" >&2; die "no roll-back report"; }
+grep -q 'Rolled back to' "$log" || die "no roll-back in the report (log: $log)"
+[ "$(node readlink /opt/rpi-ess/current)" = "$release_before" ] || die "current does not point back"
+[ "$(node systemctl is-active rpi-ess.service)" = active ] || die "the previous release is not running"
+python3 "$DEPLOY_DIR/smoke_client.py" --port "$ess_port" --telemetry 3 --timeout 60 | tail -1
+log "run 6 (broken release): failed its health check, rolled back to $release_before: $(grep -o 'failed on testnode: [^.]*' "$log" | head -1)"
 node systemctl status --no-pager rpi-ess.service | head -12
-log "ansible test PASSED: install, health check, idempotent re-run, restart only on change"
+log "ansible test PASSED: install, health check, idempotent re-run, restart only on change, roll-back"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mmdebstrap customize hook for the SD image: runs on the host with $1 = the arm64 root directory
 # (proc/sys/dev mounted; arm64 binaries run under qemu-user through binfmt_misc).
-# Installs rpi_ess into /opt/rpi-ess, the service, udev rules, first-boot settings and boot configuration.
+# Installs rpi_ess into /opt/rpi-ess/releases/<version> (+ current link), the service, udev rules, first-boot settings and boot configuration.
 set -euo pipefail
 root=$1
 : "${REPO_DIR:?}" "${HOSTNAME_DEFAULT:=rpi-ess}"
@@ -19,11 +19,14 @@ if [ -n "${HOST_CA:-}" ]; then
 fi
 mv "$root/etc/resolv.conf" "$root/etc/resolv.conf.image"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+# Releases side by side, /opt/rpi-ess/current -> releases/<version> (the Ansible role switches and rolls back).
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_DIR/pyproject.toml")
 in_root env -i "${pip_env[@]}" sh -ec '
-    python3 -m venv /opt/rpi-ess
-    /opt/rpi-ess/bin/pip install --no-cache-dir --upgrade pip wheel
-    /opt/rpi-ess/bin/pip install --no-cache-dir "/tmp/rpi-ess-src[pi]"
-    /opt/rpi-ess/bin/rpi-ess --help >/dev/null'
+    python3 -m venv "$1"
+    "$1/bin/pip" install --no-cache-dir --upgrade pip wheel
+    "$1/bin/pip" install --no-cache-dir "/tmp/rpi-ess-src[pi]"
+    "$1/bin/rpi-ess" --help >/dev/null' sh "/opt/rpi-ess/releases/$version"
+ln -sfn "releases/$version" "$root/opt/rpi-ess/current"
 mv -f "$root/etc/resolv.conf.image" "$root/etc/resolv.conf"
 rm -rf "$root/tmp/rpi-ess-src" "$root/tmp/host-ca.crt"
 
@@ -45,7 +48,7 @@ echo "$HOSTNAME_DEFAULT" >"$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$HOSTNAME_DEFAULT" \
     >"$root/etc/hosts"
 in_root systemctl enable rpi-ess.service rpi-ess-firstboot.service systemd-networkd.service \
-    systemd-resolved.service ssh.service systemd-timesyncd.service
+    systemd-resolved.service ssh.service chrony.service
 # Host keys are made on first boot so that cards flashed from one image do not share them.
 rm -f "$root"/etc/ssh/ssh_host_*
 cat >"$root/etc/systemd/system/ssh-keygen-firstboot.service" <<'UNIT'
@@ -61,11 +64,27 @@ WantedBy=multi-user.target
 UNIT
 in_root systemctl enable ssh-keygen-firstboot.service
 
-# Mounts by label, so the same image boots on a Pi (mmcblk0p*) and under qemu (vda*).
-cat >"$root/etc/fstab" <<'FSTAB'
-LABEL=RASPIROOT /              ext4 rw,noatime                                   0 1
-LABEL=RASPIFIRM /boot/firmware vfat rw,noatime,nofail,x-systemd.device-timeout=15s 0 2
-FSTAB
+# Node files (deploy/node): fstab (also put in place before the packages, so the initramfs gets e2fsck),
+# drivers loaded at boot, watchdog, journal caps, chrony, root partition growth.
+tar -C "$REPO_DIR/deploy/node" --exclude=README.md -cf - . | tar -C "$root" --no-same-owner --no-overwrite-dir -xf -
+chmod 0755 "$root/usr/local/lib/rpi-ess/growroot.sh"
+in_root systemctl enable rpi-ess-growroot.service
+
+# Rubin HAT UARTs (udev names them /dev/serial0..4): raspi-firmware appends raspi-firmware-custom to the
+# config.txt it regenerates on kernel upgrades; today's copy gets the same lines.
+cat >"$root/etc/default/raspi-firmware-custom" <<'CONFIG'
+# rpi_ess: Rubin HAT UARTs (/dev/serial0..4); the PL011 UART0 moves from Bluetooth to GPIO 14/15.
+enable_uart=1
+dtoverlay=disable-bt
+dtoverlay=uart1
+dtoverlay=uart2
+dtoverlay=uart3
+dtoverlay=uart4
+dtoverlay=uart5
+CONFIG
+grep -q 'rpi_ess: Rubin HAT UARTs' "$root/boot/firmware/config.txt" \
+    || { echo; cat "$root/etc/default/raspi-firmware-custom"; } >>"$root/boot/firmware/config.txt"
+
 # The Pi firmware's kernel command line: raspi-firmware regenerates /boot/firmware/cmdline.txt from
 # /etc/default/raspi-firmware on kernel upgrades; patch today's copy rather than rebuild the initramfs.
 sed -i 's/^#\?ROOTPART=.*/ROOTPART=LABEL=RASPIROOT/' "$root/etc/default/raspi-firmware"
@@ -76,6 +95,11 @@ if [ -e "$cmdline" ]; then
 else
     echo 'console=tty0 console=ttyS1,115200 root=LABEL=RASPIROOT rw fsck.repair=yes net.ifnames=0 rootwait' >"$cmdline"
 fi
+grep -q 'fsck.repair=' "$cmdline" || sed -i 's/$/ fsck.repair=yes/' "$cmdline"
+
+# The root file system must be checked before it is mounted: fail the build if the initramfs cannot.
+in_root sh -c 'lsinitramfs /boot/initrd.img-* | grep -q "sbin/e2fsck$"' \
+    || { echo "the initramfs has no e2fsck: root would never be checked" >&2; exit 1; }
 
 # Verify the unit where its ExecStart really exists.
 in_root systemd-analyze verify /etc/systemd/system/rpi-ess.service

@@ -2,8 +2,11 @@
 
 Why: ``/dev/ttyUSB0`` depends on plug-in order, so device configurations name ``/dev/ess/<name>`` instead.
 The rule matches the adapter's USB vendor, product, serial number and interface (for multi-port chips such
-as the FT2232/FT4232), read here from sysfs, so it follows the adapter to any USB socket. Matching uses the
-``ID_*`` values that ``60-rpi-ess.rules`` imports, which is why the output belongs in a later file.
+as the FT2232/FT4232), read here from sysfs, so it follows the adapter to any USB socket. With ``--socket``
+the rule instead names the USB socket the adapter is plugged into, ``/dev/ttyUSB_<socket>`` (the production
+fleet's convention), for boards whose socket layout ``60-rpi-ess.rules`` does not know and for adapters
+without a serial number. Matching uses the ``ID_*`` values that ``60-rpi-ess.rules`` imports, which is why
+the output belongs in a later file.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Adapter", "UdevRuleError", "find_adapters", "register", "render_rule", "run"]
+__all__ = ["Adapter", "UdevRuleError", "find_adapters", "id_path", "register", "render_rule", "render_socket_rule",
+           "run"]
 
 RULES_FILE = "/etc/udev/rules.d/61-rpi-ess-local.rules"
 FTDI_VENDOR = "0403"
@@ -38,6 +42,7 @@ class Adapter:
     interface: str | None  # bInterfaceNumber ("00", "01", ...); None for a bare USB device (user-space FTDI)
     kernel_name: str | None  # ttyUSB0 / ttyACM0; None without a kernel tty driver
     description: str
+    id_path: str | None = None  # udev's ID_PATH of the port (its /dev/serial/by-path name without -portN)
 
     @property
     def serial_short(self) -> str:
@@ -70,11 +75,43 @@ def _usb_parents(device: Path, sysfs: Path) -> tuple[Path | None, Path | None]:
     return interface, usb_device
 
 
-def _adapter(usb_device: Path, interface: Path | None, kernel_name: str | None) -> Adapter:
-    serial = _read(usb_device, "serial")
-    if not serial:
+def _subsystem(directory: Path) -> str | None:
+    try:
+        return (directory / "subsystem").resolve(strict=True).name
+    except OSError:
+        return None
+
+
+def id_path(device: Path, sysfs: Path) -> str | None:
+    """udev's ``path_id`` for a USB port: the interface, then the PCI and platform devices above it.
+
+    Like udev, each run of parents of one subsystem counts once (the innermost), so hubs and root hubs
+    disappear into the interface's port chain ("1-1.2:1.0" -> "usb-0:1.2:1.0").
+    """
+    parts: list[str] = []
+    previous = None
+    for directory in (device, *device.parents):
+        if directory == sysfs or sysfs not in directory.parents:
+            break
+        subsystem = _subsystem(directory)
+        if subsystem == previous:
+            continue
+        if subsystem == "usb" and "-" in directory.name:
+            parts.append(f"usb-0:{directory.name.split('-', 1)[1]}")
+        elif subsystem in ("pci", "platform"):
+            parts.append(f"{subsystem}-{directory.name}")
+        elif subsystem is None:
+            continue
+        previous = subsystem
+    return "-".join(reversed(parts)) if any(p.startswith("usb-") for p in parts) else None
+
+
+def _adapter(usb_device: Path, interface: Path | None, kernel_name: str | None, *, need_serial: bool = True,
+             port_path: str | None = None) -> Adapter:
+    serial = _read(usb_device, "serial") or ""
+    if not serial and need_serial:
         raise UdevRuleError(f"{usb_device.name}: the adapter reports no USB serial number, so no rule can tell "
-                            "it apart from another of its kind; match its USB port path (ID_PATH) instead")
+                            "it apart from another of its kind; name its USB socket instead (--socket)")
     words = [w for w in (_read(usb_device, "manufacturer"), _read(usb_device, "product")) if w]
     return Adapter(
         vendor_id=_read(usb_device, "idVendor") or "",
@@ -83,23 +120,27 @@ def _adapter(usb_device: Path, interface: Path | None, kernel_name: str | None) 
         interface=_read(interface, "bInterfaceNumber") if interface else None,
         kernel_name=kernel_name,
         description=" ".join(words) or "USB adapter",
+        id_path=port_path,
     )
 
 
-def _tty_adapter(link: Path, sysfs: Path) -> tuple[Adapter, Path]:
+def _tty_adapter(link: Path, sysfs: Path, *, need_serial: bool = True) -> tuple[Adapter, Path]:
     """The adapter behind ``/sys/class/tty/<name>`` and its USB device directory."""
     if not link.exists():
         raise UdevRuleError(f"{link.name}: no such serial port in {link.parent}")
-    interface, usb_device = _usb_parents(link.resolve(), sysfs.resolve())
+    device, root = link.resolve(), sysfs.resolve()
+    interface, usb_device = _usb_parents(device, root)
     if usb_device is None:
         raise UdevRuleError(f"{link.name}: not a USB adapter (an on-board UART keeps its kernel name, "
                             f"use /dev/{link.name} directly)")
-    return _adapter(usb_device, interface, link.name), usb_device
+    adapter = _adapter(usb_device, interface, link.name, need_serial=need_serial,
+                       port_path=id_path(interface, root) if interface else None)
+    return adapter, usb_device
 
 
-def tty_adapter(kernel_name: str, sysfs: Path = Path("/sys")) -> Adapter:
-    """The adapter behind a tty such as ``ttyUSB0``."""
-    return _tty_adapter(sysfs / "class" / "tty" / kernel_name, sysfs)[0]
+def tty_adapter(kernel_name: str, sysfs: Path = Path("/sys"), *, need_serial: bool = True) -> Adapter:
+    """The adapter behind a tty such as ``ttyUSB0`` (``need_serial=False``: for a socket rule)."""
+    return _tty_adapter(sysfs / "class" / "tty" / kernel_name, sysfs, need_serial=need_serial)[0]
 
 
 def find_adapters(sysfs: Path = Path("/sys")) -> tuple[list[Adapter], list[str]]:
@@ -152,6 +193,18 @@ def render_rule(adapter: Adapter, name: str | None = None) -> str:
             f'ENV{{ID_USB_INTERFACE_NUM}}=="{adapter.interface}", SYMLINK+="ess/{name}"\n')
 
 
+def render_socket_rule(adapter: Adapter, socket: str) -> str:
+    """A rule naming the USB socket ``adapter`` is plugged into ``/dev/ttyUSB_<socket>``, whatever is in it."""
+    if not NAME.match(socket):
+        raise UdevRuleError(f"socket {socket!r}: use letters, digits, '.', '_' and '-' "
+                            f"(it becomes /dev/ttyUSB_{socket})")
+    if not adapter.id_path:
+        raise UdevRuleError(f"{adapter.kernel_name}: cannot work out its USB port path")
+    return (f"# USB socket of {adapter.description} (now /dev/{adapter.kernel_name}), interface {adapter.interface}\n"
+            f"SUBSYSTEM==\"tty\", ENV{{ID_PATH}}=={_quoted(adapter.id_path, 'USB port path')}, "
+            f'SYMLINK+="ttyUSB_{socket}"\n')
+
+
 def _kernel_name(device: str, sysfs: Path) -> str:
     """``/dev/ttyUSB0``, ``ttyUSB0`` or a symlink such as ``/dev/ess/x`` -> ``ttyUSB0``."""
     path = Path(device)
@@ -165,13 +218,19 @@ def register(sub: Any) -> None:
         "udev-rule",
         help="print the udev rule that names an instrument adapter /dev/ess/<name>",
         description="Print a udev rule that gives a USB serial adapter a stable name, /dev/ess/<name>, from "
-        "its USB serial number. Without DEVICE: one rule per attached USB serial adapter.",
+        "its USB serial number, or (--socket) to the USB socket it is plugged into. Without DEVICE: one rule "
+        "per attached USB serial adapter.",
         epilog=f"Example:\n  rpi-ess udev-rule /dev/ttyUSB0 --name temperature-dome | sudo tee -a {RULES_FILE}\n"
+        f"  rpi-ess udev-rule /dev/ttyUSB1 --socket upper_right | sudo tee -a {RULES_FILE}\n"
         "  sudo udevadm control --reload && sudo udevadm trigger --subsystem-match=tty --subsystem-match=usb",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("device", nargs="?", help="the adapter's port, e.g. /dev/ttyUSB0 (default: all)")
-    parser.add_argument("--name", help="the stable name: /dev/ess/NAME (default: usb-<serial>)")
+    names = parser.add_mutually_exclusive_group()
+    names.add_argument("--name", help="the stable name: /dev/ess/NAME (default: usb-<serial>)")
+    names.add_argument("--socket", metavar="SOCKET",
+                       help="name the USB socket DEVICE is plugged into instead: /dev/ttyUSB_SOCKET, e.g. "
+                       "upper_right (any adapter plugged into that socket later gets the name)")
     parser.add_argument("--sysfs", type=Path, default=Path("/sys"), help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -179,13 +238,18 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     problems: list[str] = []
     try:
-        if args.device:
-            adapters = [tty_adapter(_kernel_name(args.device, args.sysfs), args.sysfs)]
+        if args.socket:
+            if not args.device:
+                raise UdevRuleError("--socket needs a DEVICE: the adapter plugged into that socket now")
+            adapter = tty_adapter(_kernel_name(args.device, args.sysfs), args.sysfs, need_serial=False)
+            rules = [render_socket_rule(adapter, args.socket)]
+        elif args.device:
+            rules = [render_rule(tty_adapter(_kernel_name(args.device, args.sysfs), args.sysfs), args.name)]
         else:
             if args.name:
                 raise UdevRuleError("--name needs a DEVICE: each adapter needs its own name")
             adapters, problems = find_adapters(args.sysfs)
-        rules = [render_rule(adapter, args.name) for adapter in adapters]
+            rules = [render_rule(adapter) for adapter in adapters]
     except UdevRuleError as e:
         sys.stderr.write(f"rpi-ess udev-rule: {e}\n")
         return 1

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["KernelClock", "read_kernel_clock"]
@@ -47,13 +49,20 @@ class KernelClock:
     max_error_us: int
 
 
-def read_kernel_clock() -> KernelClock | None:
-    """None when adjtimex is unavailable (not Linux, no libc)."""
+@functools.cache
+def _adjtimex() -> Callable[..., int] | None:
+    """libc's adjtimex, looked up once: find_library may run ldconfig, too slow for every status request."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        adjtimex = libc.adjtimex
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).adjtimex
     except (OSError, AttributeError) as e:
         log.debug("adjtimex unavailable: %s", e)
+        return None
+
+
+def read_kernel_clock() -> KernelClock | None:
+    """None when adjtimex is unavailable (not Linux, no libc)."""
+    adjtimex = _adjtimex()
+    if adjtimex is None:
         return None
     timex = _Timex()
     state = adjtimex(ctypes.byref(timex))

@@ -7,7 +7,7 @@ import pytest
 from rpi_ess.cli.main import main
 from rpi_ess.cli.udev import Adapter, UdevRuleError, render_rule
 
-from .sysfs_devices import ALL, PI_UART, build_sysfs
+from .sysfs_devices import ALL, PI5, PI_UART, build_sysfs
 
 RULE_ACM = ('SUBSYSTEM=="tty", ENV{ID_VENDOR_ID}=="2341", ENV{ID_MODEL_ID}=="0043", '
             'ENV{ID_SERIAL_SHORT}=="7573530303335140A1C1", ENV{ID_USB_INTERFACE_NUM}=="00", SYMLINK+="ess/dome"')
@@ -47,7 +47,8 @@ def test_all_adapters(sysfs, capsys):
     assert "pyftdi URL ftdi://0403:6014:FT9ABC77/1" in out
     assert 'ATTR{serial}=="FT9ABC77", GROUP="dialout", MODE="0660"' in out
     # the CH340 without a serial number is reported, not silently dropped
-    assert "skipped 1-1.5: the adapter reports no USB serial number" in err
+    assert "skipped 1-1.1.1: the adapter reports no USB serial number" in err
+    assert "name its USB socket instead (--socket)" in err
 
 
 @pytest.mark.parametrize(
@@ -58,6 +59,9 @@ def test_all_adapters(sysfs, capsys):
         (["ttyUSB3"], "no USB serial number"),
         (["ttyUSB0", "--name", "bad/name"], "name 'bad/name'"),
         (["--name", "x"], "--name needs a DEVICE"),
+        (["--socket", "x"], "--socket needs a DEVICE"),
+        (["ttyUSB0", "--socket", "a/b"], "socket 'a/b'"),
+        (["ttyAMA0", "--socket", "x"], "ttyAMA0: not a USB adapter"),
     ],
 )
 def test_errors_are_explained(sysfs, capsys, args, message):
@@ -90,3 +94,26 @@ def test_serial_is_spelled_as_udev_does():
 def test_serial_that_a_rule_cannot_match_literally_is_refused():
     with pytest.raises(UdevRuleError, match="cannot match literally"):
         render_rule(Adapter("0403", "6014", 'A"*', None, None, "FTDI"))
+
+
+@pytest.mark.parametrize(
+    ("devices", "tty", "path"),
+    [
+        (ALL, "ttyUSB0", "platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.2:1.0"),
+        (ALL, "ttyUSB2", "platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.3:1.1"),
+        (ALL, "ttyUSB3", "platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.1.1:1.0"),  # behind a hub, no serial
+        (ALL, "ttyACM0", "platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.4:1.0"),
+        (PI5, "ttyUSB6", "platform-xhci-hcd.1-usb-0:2:1.0"),
+    ],
+)
+def test_socket_rule_matches_the_port_path(tmp_path, capsys, devices, tty, path):
+    sysfs = str(build_sysfs(tmp_path / "sys", devices))
+    code, out, _ = udev_rule(capsys, tty, "--socket", "mast", "--sysfs", sysfs)
+    assert code == 0
+    assert f'SUBSYSTEM=="tty", ENV{{ID_PATH}}=="{path}", SYMLINK+="ttyUSB_mast"' in out.splitlines()
+
+
+def test_name_and_socket_exclude_each_other(sysfs, capsys):
+    with pytest.raises(SystemExit):
+        main(["udev-rule", "ttyUSB0", "--name", "a", "--socket", "b", "--sysfs", sysfs])
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from .sysfs_devices import PI5
 from .udevadm_sandbox import group_id, rpi_ess, udevadm_test
 
 RULES = {"60-rpi-ess.rules": (Path(__file__).parents[2] / "udev" / "60-rpi-ess.rules").read_text()}
@@ -65,7 +66,7 @@ def test_other_usb_serial_drivers_have_no_latency_timer(tmp_path):
     [
         ("/sys/class/i2c-dev/i2c-1", "i2c"),
         ("/sys/devices/platform/soc/fe200000.gpio/gpiochip0", "gpio"),
-        (f"{USB}/1-1.6", "dialout"),
+        (f"{USB}/1-1.1.2", "dialout"),
     ],
 )
 def test_group_access(tmp_path, syspath, group):
@@ -75,7 +76,7 @@ def test_group_access(tmp_path, syspath, group):
 
 
 def test_non_ftdi_usb_device_untouched(tmp_path):
-    assert not ours(udevadm_test(tmp_path, RULES, f"{USB}/1-1.5"), "GROUP")
+    assert not ours(udevadm_test(tmp_path, RULES, f"{USB}/1-1.1.1"), "GROUP")
 
 
 @pytest.mark.parametrize(
@@ -83,10 +84,78 @@ def test_non_ftdi_usb_device_untouched(tmp_path):
     [
         (["/dev/ttyUSB2", "--name", "wind-mast"], "/sys/class/tty/ttyUSB2", "/dev/ess/wind-mast"),
         (["ttyACM0", "--name", "dome.temp"], "/sys/class/tty/ttyACM0", "/dev/ess/dome.temp"),
-        ([], f"{USB}/1-1.6", "/dev/ess/usb-FT9ABC77"),  # user-space FTDI, from the all-adapters listing
+        ([], f"{USB}/1-1.1.2", "/dev/ess/usb-FT9ABC77"),  # user-space FTDI, from the all-adapters listing
+        (["ttyUSB3", "--socket", "hub-1"], "/sys/class/tty/ttyUSB3", "/dev/ttyUSB_hub-1"),  # no serial number
     ],
 )
 def test_generated_rule_names_the_adapter(tmp_path, args, syspath, link):
     generated = rpi_ess(tmp_path, "udev-rule", *args)
     out = udevadm_test(tmp_path, RULES | {"61-rpi-ess-local.rules": generated}, syspath)
     assert link in devlinks(out)
+
+
+@pytest.mark.parametrize(
+    ("syspath", "socket_link"),
+    [
+        ("/sys/class/tty/ttyUSB0", "/dev/ttyUSB_lower_right"),  # Pi 4 hub port 1-1.2
+        ("/sys/class/tty/ttyUSB1", "/dev/ttyUSB_upper_left"),  # 1-1.3, interface 0 of a dual chip
+        ("/sys/class/tty/ttyUSB2", "/dev/ttyUSB_upper_left-if01"),  # its second interface
+        ("/sys/class/tty/ttyACM0", "/dev/ttyUSB_lower_left"),  # 1-1.4, CDC-ACM in that socket
+    ],
+)
+def test_pi4_socket_names(tmp_path, syspath, socket_link):
+    links = devlinks(udevadm_test(tmp_path, RULES, syspath))
+    assert socket_link in links
+    assert [link for link in links if link.startswith("/dev/ttyUSB_")] == [socket_link]
+
+
+def test_adapter_behind_an_external_hub_gets_no_socket_name(tmp_path):
+    links = devlinks(udevadm_test(tmp_path, RULES, "/sys/class/tty/ttyUSB3"))  # 1-1.1.1
+    assert "/dev/serial/by-path/platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.1.1:1.0-port0" in links
+    assert not [link for link in links if link.startswith("/dev/ttyUSB_")]
+
+
+@pytest.mark.parametrize(
+    ("tty", "by_path", "socket_link"),
+    [
+        ("ttyUSB4", "platform-xhci-hcd.1-usb-0:1:1.0-port0", "/dev/ttyUSB_upper_left"),
+        ("ttyUSB5", "platform-xhci-hcd.0-usb-0:1:1.0-port0", "/dev/ttyUSB_lower_left"),
+        ("ttyUSB6", "platform-xhci-hcd.1-usb-0:2:1.0-port0", "/dev/ttyUSB_upper_right"),
+        ("ttyUSB7", "platform-xhci-hcd.0-usb-0:2:1.0-port0", "/dev/ttyUSB_lower_right"),
+    ],
+)
+def test_pi5_socket_names(tmp_path, tty, by_path, socket_link):
+    links = devlinks(udevadm_test(tmp_path, RULES, f"/sys/class/tty/{tty}", PI5))
+    assert f"/dev/serial/by-path/{by_path}" in links  # the simulated topology is the one real Pi 5s show
+    assert socket_link in links
+
+
+@pytest.mark.parametrize(
+    ("tty", "link", "devices"),
+    [
+        ("ttyAMA0", "/dev/serial0", None), ("ttyAMA1", "/dev/serial1", None), ("ttyAMA2", "/dev/serial2", None),
+        ("ttyAMA3", "/dev/serial3", None), ("ttyAMA4", "/dev/serial4", None),
+        ("ttyAMA0", "/dev/serial0", PI5), ("ttyAMA1", "/dev/serial1", PI5), ("ttyAMA4", "/dev/serial4", PI5),
+    ],
+)
+def test_hat_uarts_named_by_register_base(tmp_path, tty, link, devices):
+    out = udevadm_test(tmp_path, RULES, f"/sys/class/tty/{tty}", *([devices] if devices else []))
+    assert {x for x in devlinks(out) if x.startswith("/dev/serial")} == {link}
+
+
+@pytest.mark.parametrize(("tty", "devices"), [("ttyS0", None), ("ttyAMA10", PI5)])
+def test_other_uarts_get_no_serial_name(tmp_path, tty, devices):
+    """The Pi 4 mini UART and the Pi 5 debug UART keep their kernel names, as in the fleet."""
+    out = udevadm_test(tmp_path, RULES, f"/sys/class/tty/{tty}", *([devices] if devices else []))
+    assert not [x for x in devlinks(out) if x.startswith("/dev/serial")]
+
+
+@pytest.mark.parametrize("tty", ["ttyUSB0", "ttyUSB3", "ttyACM0"])
+def test_new_usb_serial_port_is_made_raw_without_echo(tmp_path, tty):
+    out = udevadm_test(tmp_path, RULES, f"/sys/class/tty/{tty}")
+    assert f"run: '/bin/stty -F /dev/{tty} raw -echo'" in out
+
+
+def test_on_board_uart_termios_untouched(tmp_path):
+    """A UART may be the console: only USB serial ports are set raw."""
+    assert "stty" not in udevadm_test(tmp_path, RULES, "/sys/class/tty/ttyAMA0")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rpi_ess.cli.udev import Adapter, render_rule
+from rpi_ess.cli.udev import Adapter, render_rule, render_socket_rule
 
 RULES_DIR = Path(__file__).parents[2] / "udev"
 MATCH_KEYS = {"ACTION", "DEVPATH", "KERNEL", "KERNELS", "SUBSYSTEM", "SUBSYSTEMS", "DRIVER", "DRIVERS",
@@ -19,6 +19,7 @@ MATCH_KEYS = {"ACTION", "DEVPATH", "KERNEL", "KERNELS", "SUBSYSTEM", "SUBSYSTEMS
 ASSIGN_KEYS = {"NAME", "SYMLINK", "OWNER", "GROUP", "MODE", "ATTR", "ENV", "TAG", "RUN", "LABEL", "GOTO",
                "IMPORT", "OPTIONS", "SECLABEL", "SYSCTL"}
 WITH_ARGUMENT = {"ATTR", "ATTRS", "ENV", "IMPORT", "TEST", "RUN", "SECLABEL", "SYSCTL"}
+OPTIONAL_ARGUMENT = {"IMPORT", "RUN"}  # RUN alone means RUN{program}
 TOKEN = re.compile(r'(?P<key>[A-Z]+)(?:\{(?P<arg>[^}]+)\})?(?P<op>==|!=|\+=|-=|:=|=)"(?P<value>[^"]*)"')
 
 
@@ -33,7 +34,8 @@ def parse(text: str) -> list[list[tuple[str, str, str]]]:
             token = TOKEN.match(rest)
             assert token, f"line {number}: cannot parse {rest!r}"
             key, arg, op = token["key"], token["arg"], token["op"]
-            assert (arg is not None) == (key in WITH_ARGUMENT) or key == "IMPORT", f"line {number}: {key} argument"
+            assert (arg is not None) == (key in WITH_ARGUMENT) or key in OPTIONAL_ARGUMENT, \
+                f"line {number}: {key} argument"
             allowed = MATCH_KEYS if op in ("==", "!=") else ASSIGN_KEYS
             assert key in allowed, f"line {number}: {key}{op} is not a valid udev key/operator"
             rule.append((key, op, token["value"]))
@@ -63,6 +65,20 @@ def test_generated_rules_parse(interface):
     text = render_rule(Adapter("0403", "6011", "FT1", interface, None, "FTDI Quad"), "mast")
     (rule,) = parse(text)
     assert ("SYMLINK", "+=", "ess/mast") in rule
+
+
+def test_generated_socket_rule_parses():
+    adapter = Adapter("1a86", "7523", "", "00", "ttyUSB3", "CH340", "platform-xhci-hcd.0-usb-0:2:1.0")
+    (rule,) = parse(render_socket_rule(adapter, "lower_right"))
+    assert ("SYMLINK", "+=", "ttyUSB_lower_right") in rule
+
+
+def test_every_production_socket_name_is_made():
+    """Each of the four names, for the Pi 4 and the Pi 5 (ID_PATH patterns differ), exactly once each."""
+    rules = parse((RULES_DIR / "60-rpi-ess.rules").read_text())
+    sockets = [value for rule in rules for key, op, value in rule if key == "ENV" and op == "="
+               and any(k == "ENV" and v.startswith(("platform-fd500000", "platform-xhci")) for k, _, v in rule)]
+    assert sorted(sockets) == sorted(2 * ["upper_left", "upper_right", "lower_left", "lower_right"])
 
 
 def test_parser_rejects_typos():

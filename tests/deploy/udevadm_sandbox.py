@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .sysfs_devices import ALL, to_umockdev
+from .sysfs_devices import ALL, Node, to_umockdev
 
 TOOLS = ("udevadm", "umockdev-run", "unshare")
 
@@ -55,14 +55,15 @@ def group_id(name: str) -> int:
         return 900 + len(name)
 
 
-def run_in_sandbox(tmp_path: Path, rules: dict[str, str], *command: str) -> tuple[str, str]:
-    """Run ``command`` under umockdev with ``rules`` installed; return its stdout and stderr."""
+def run_in_sandbox(tmp_path: Path, rules: dict[str, str], *command: str,
+                   devices: list[Node] = ALL) -> tuple[str, str]:
+    """Run ``command`` under umockdev with ``rules`` installed and ``devices`` simulated; stdout, stderr."""
     require_sandbox()
     work = Path(tempfile.mkdtemp(prefix="udev-", dir=tmp_path))
     (work / "rules").mkdir()
     for name, text in rules.items():
         (work / "rules" / name).write_text(text)
-    (work / "devices.umockdev").write_text(to_umockdev(ALL))
+    (work / "devices.umockdev").write_text(to_umockdev(devices))
     result = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", SCRIPT, "sh", str(work), *command],
         capture_output=True, text=True, timeout=120, check=False,
@@ -72,9 +73,9 @@ def run_in_sandbox(tmp_path: Path, rules: dict[str, str], *command: str) -> tupl
     return result.stdout, result.stderr
 
 
-def udevadm_test(tmp_path: Path, rules: dict[str, str], syspath: str) -> str:
+def udevadm_test(tmp_path: Path, rules: dict[str, str], syspath: str, devices: list[Node] = ALL) -> str:
     """udevadm's log and the resulting properties (DEVLINKS=...) for an "add" event of ``syspath``."""
-    return "".join(run_in_sandbox(tmp_path, rules, "udevadm", "test", "--action=add", syspath))
+    return "".join(run_in_sandbox(tmp_path, rules, "udevadm", "test", "--action=add", syspath, devices=devices))
 
 
 def rpi_ess(tmp_path: Path, *args: str) -> str:

@@ -1,0 +1,459 @@
+"""Drive the SD image under qemu-system-aarch64 as a node with emulated FTDI adapters, from the host.
+
+Why: the kernel's real USB-serial path (xHCI -> ftdi_sio -> tty), our udev rules, the unit's device sandbox
+and the server's re-open logic only meet on a booted image. QEMU's ``usb-serial`` device is an emulated
+FTDI FT232 that the guest's ``ftdi_sio`` drives; each one's other end is a host socket fed by one of
+rpi_ess's instrument simulators. QMP plugs and unplugs the adapters like a hand at the USB socket, SSH (the
+first-boot key) looks inside the guest, and the ESS port forwarded to 127.0.0.1 is read like the CSC does.
+
+Used by ``deploy/smoke-test.sh hotplug`` (see ``main``); everything it measures is on the host clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rpi_ess.simulation.instruments import create_simulator
+
+BY_ID = "/dev/serial/by-id/usb-QEMU_QEMU_USB_SERIAL_{serial}-if00-port0"
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] hotplug: {message}\n")
+
+
+class Qmp:
+    """A minimal QMP client: one command at a time; events are kept for ``wait_event``."""
+
+    def __init__(self, path: Path, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(str(path))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.reader = self.sock.makefile("rb")
+        self.events: list[dict] = []
+        self._read()  # greeting
+        self.execute("qmp_capabilities")
+
+    def _read(self) -> dict:
+        line = self.reader.readline()
+        if not line:
+            raise ConnectionError("QMP socket closed")
+        return json.loads(line)
+
+    def execute(self, command: str, **arguments: object) -> object:
+        self.sock.sendall(json.dumps({"execute": command, "arguments": arguments}).encode() + b"\n")
+        while True:
+            message = self._read()
+            if "event" in message:
+                self.events.append(message)
+            elif "error" in message:
+                raise RuntimeError(f"QMP {command}: {message['error']}")
+            else:
+                return message.get("return")
+
+    def wait_event(self, name: str, timeout: float) -> dict:
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                for event in self.events:
+                    if event["event"] == name:
+                        self.events.remove(event)
+                        return event
+                self.events.append(self._read())
+        finally:
+            self.sock.settimeout(None)
+
+
+@dataclass
+class Instrument:
+    """The host end of one emulated adapter: a simulator writing records, a reader draining the guest's bytes
+    (QEMU stalls the whole guest when it cannot deliver what the guest writes)."""
+
+    serial: str
+    socket_path: Path
+    sensor_type: str = "Temperature"
+    channels: int = 4
+    received: bytearray = field(default_factory=bytearray)
+
+    def start(self, stop: threading.Event) -> None:
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(str(self.socket_path))
+        threading.Thread(target=self._feed, args=(stop,), daemon=True).start()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _feed(self, stop: threading.Event) -> None:
+        simulator = create_simulator(self.sensor_type, self.channels, seed=len(self.serial))
+        while not stop.wait(simulator.period):
+            try:
+                self.sock.sendall(simulator.next_bytes())
+            except OSError:
+                return
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except OSError:
+                return
+            if not data:
+                return
+            self.received += data
+
+
+class Guest:
+    """Commands inside the guest over SSH (root, the first-boot key)."""
+
+    def __init__(self, port: int, key: Path) -> None:
+        self.base = ["ssh", "-q", "-i", str(key), "-p", str(port), "-o", "StrictHostKeyChecking=no",
+                     "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+                     "root@127.0.0.1"]
+
+    def run(self, command: str, check: bool = True, timeout: float = 60) -> str:
+        done = subprocess.run([*self.base, command], capture_output=True, text=True, timeout=timeout, check=False)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"guest: {command!r} failed ({done.returncode}): {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    def wait(self, command: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.run(command, timeout=30)
+            except (RuntimeError, subprocess.TimeoutExpired):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+
+
+class EssClient:
+    """Heartbeats, ``configure``, and every telemetry line with its host arrival time; reconnects (and
+    configures again) whenever the connection ends, as the CSC does: through qemu's user network a
+    connection is accepted even before the guest listens, and then closed."""
+
+    def __init__(self, port: int, devices: list[dict]) -> None:
+        self.port = port
+        self.configure = json.dumps({"command": "configure", "parameters": {
+            "configuration": {"devices": devices}}}).encode() + b"\r\n"
+        self.lines: list[tuple[float, dict]] = []
+        self.response: dict | None = None
+        self.sessions = 0
+        self.stop = threading.Event()
+        self.sock: socket.socket | None = None
+        threading.Thread(target=self._run, daemon=True).start()
+        threading.Thread(target=self._heartbeat, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+                    sock.settimeout(None)
+                    self.sock = sock
+                    self.sessions += 1
+                    sock.sendall(b"heartbeat\r\n" + self.configure)
+                    for line in sock.makefile("rb"):
+                        message = json.loads(line)
+                        if "response" in message:
+                            self.response = message
+                        elif "telemetry" in message:
+                            self.lines.append((time.monotonic(), message["telemetry"]))
+            except (OSError, ValueError):
+                pass
+            self.sock = None
+            self.stop.wait(1.0)
+
+    def _heartbeat(self) -> None:
+        while not self.stop.wait(1.0):
+            sock = self.sock
+            try:
+                if sock:
+                    sock.sendall(b"heartbeat\r\n")
+            except OSError:
+                pass
+
+    def of(self, name: str, since: float = 0.0) -> list[tuple[float, dict]]:
+        return [(t, m) for t, m in self.lines if m["name"] == name and t >= since]
+
+    def first_good(self, name: str) -> float | None:
+        return next((t for t, m in self.of(name) if m["response_code"] == 0), None)
+
+    def wait_lines(self, name: str, count: int, timeout: float, since: float = 0.0, good: bool = True) -> float:
+        """Host time of the ``count``-th (good) line of ``name`` after ``since``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hits = [t for t, m in self.of(name, since) if not good or m["response_code"] == 0]
+            if len(hits) >= count:
+                return hits[count - 1]
+            time.sleep(0.05)
+        raise TimeoutError(f"{name}: fewer than {count} {'good ' if good else ''}lines in {timeout:.0f} s "
+                           f"(response {self.response})")
+
+    def close(self) -> None:
+        self.stop.set()
+        sock = self.sock
+        if sock:
+            sock.close()
+
+
+def max_gap(times: list[float]) -> float:
+    return max((b - a for a, b in itertools.pairwise(times)), default=float("inf"))
+
+
+def qemu_command(args: argparse.Namespace, work: Path) -> list[str]:
+    return [
+        "qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "1024",
+        "-accel", "tcg,thread=multi", "-nographic",
+        "-kernel", str(args.kernel), "-initrd", str(args.initrd),
+        "-append", "root=LABEL=RASPIROOT rw rootwait fsck.repair=yes console=ttyAMA0 "
+                   "systemd.show_status=1 systemd.journald.forward_to_console=1",
+        "-drive", f"file={args.image},format=raw,if=virtio",
+        "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{args.ess_port}-:5000,"
+                   f"hostfwd=tcp:127.0.0.1:{args.ssh_port}-:22",
+        "-device", "virtio-net-pci,netdev=net0",
+        "-device", "i6300esb",
+        "-device", "qemu-xhci,id=xhci",
+        *(arg for n in (1, 2) for arg in
+          ("-chardev", f"socket,id=ftdi{n},path={work}/ftdi{n}.sock,server=on,wait=off")),
+        "-device", "usb-serial,bus=xhci.0,chardev=ftdi1,id=u1,serial=FTESS001,always-plugged=on",
+        "-qmp", f"unix:{work}/qmp.sock,server=on,wait=off",
+    ]
+
+
+def plug(qmp: Qmp, n: int) -> None:
+    qmp.execute("device_add", driver="usb-serial", bus="xhci.0", chardev=f"ftdi{n}", id=f"u{n}",
+                serial=f"FTESS00{n}", **{"always-plugged": True})
+
+
+def unplug(qmp: Qmp, n: int) -> None:
+    qmp.execute("device_del", id=f"u{n}")
+    qmp.wait_event("DEVICE_DELETED", 30)
+
+
+def check_port(guest: Guest, link: str) -> dict:
+    """Driver, latency timer and termios of the port behind ``link``, as the guest sees it."""
+    tty = guest.run(f"basename $(readlink -f {link})")
+    return {
+        "tty": tty,
+        "driver": guest.run(f"basename $(readlink -f /sys/class/tty/{tty}/device/driver)"),
+        "latency_timer": guest.run(f"cat /sys/class/tty/{tty}/device/latency_timer"),
+        "stty": guest.run(f"stty -F /dev/{tty} -a"),
+    }
+
+
+def watchdog(qmp: Qmp, guest: Guest, args: argparse.Namespace) -> dict:
+    """Hang the kernel (sysrq crash, no panic reboot): only the watchdog systemd arms can reset the machine."""
+    boots = int(guest.run("journalctl --list-boots -q | wc -l"))
+    try:  # the guest dies under the ssh session, which may then hang until the timeout
+        subprocess.run([*guest.base, "echo c > /proc/sysrq-trigger"], capture_output=True, timeout=10, check=False)
+    except subprocess.TimeoutExpired:
+        pass
+    crashed = time.monotonic()
+    event = qmp.wait_event("WATCHDOG", 120)
+    fired = time.monotonic()
+    guest.wait("systemctl is-active rpi-ess.service", args.boot_timeout)
+    serving = time.monotonic()
+    after = int(guest.run("journalctl --list-boots -q | wc -l"))
+    assert event["data"]["action"] == "reset", event
+    assert after == boots + 1, f"{boots} boots in the journal before, {after} after"
+    result = {"fired_after_crash_s": round(fired - crashed, 1), "service_after_reset_s": round(serving - fired, 1)}
+    log(f"watchdog: {result}")
+    return result
+
+
+T1 = {"name": "T1", "sensor_type": "Temperature", "channels": 4, "device_type": "Serial",
+      "serial_port": "/dev/ess/FTESS001", "baud_rate": 19200}
+
+
+def fsck_line(console: Path) -> str:
+    text = console.read_bytes().decode(errors="replace")
+    return next((line.strip() for line in text.splitlines() if "RASPIROOT:" in line), "no fsck line")
+
+
+def boot_once(args: argparse.Namespace, work: Path, console_path: Path, cut_after: float | None) -> dict:
+    """Power on with FTESS001 streaming; SIGKILL qemu after ``cut_after`` s (the power cut), or, with None,
+    run until the first good telemetry line and shut down. Host-clock figures."""
+    started = time.monotonic()
+    with open(console_path, "wb") as console:
+        vm = subprocess.Popen(qemu_command(args, work), stdin=subprocess.DEVNULL, stdout=console, stderr=console)
+        stop = threading.Event()
+        client = None
+        try:
+            Qmp(work / "qmp.sock")  # qemu is up and its chardev sockets exist
+            Instrument("FTESS001", work / "ftdi1.sock").start(stop)
+            client = EssClient(args.ess_port, [T1])
+            if cut_after is None:
+                client.wait_lines("T1", 1, args.boot_timeout)
+            else:
+                time.sleep(max(0.0, started + cut_after - time.monotonic()))
+        finally:
+            stop.set()
+            if client:
+                client.close()
+            if cut_after is None:
+                vm.terminate()
+            else:
+                vm.kill()  # SIGKILL: the power cut
+            vm.wait(60)
+    served = client.first_good("T1") if client else None
+    text = console_path.read_bytes().decode(errors="replace")
+    return {"cut_after_s": None if cut_after is None else round(cut_after, 1),
+            "telemetry_after_s": None if served is None else round(served - started, 1),
+            "fsck": fsck_line(console_path),
+            "repaired": "UNEXPECTED INCONSISTENCY" in text or "FILE SYSTEM WAS MODIFIED" in text}
+
+
+def powercut(args: argparse.Namespace, work: Path) -> dict:
+    """Cycles of power-on -> SIGKILL at a random moment (seeded: the same moments every run) -> power-on;
+    the cuts fall during boot (the first one during first boot and its writes) and while streaming."""
+    rng = random.Random(args.seed)
+    cycles = []
+    for cycle in range(args.cycles):
+        console = args.console.with_name(f"{args.console.stem}-{cycle}.log")
+        cycles.append(boot_once(args, work, console, rng.uniform(5, args.cut_max)))
+        log(f"cycle {cycle}: {cycles[-1]}")
+    # Each cut is followed by the next cycle's boot; the last one by a clean boot that must serve.
+    final = boot_once(args, work, args.console.with_name(f"{args.console.stem}-final.log"), None)
+    log(f"final boot: {final}")
+    served = [c["telemetry_after_s"] for c in [*cycles, final] if c["telemetry_after_s"] is not None]
+    figures = {"cycles": cycles, "final": final, "boot_to_telemetry_s": {"min": min(served), "max": max(served)}}
+    assert not any(c["repaired"] for c in [*cycles, final]), "the root file system needed a repair"
+    assert all(c["fsck"] != "no fsck line" for c in [*cycles, final]), "a boot did not check the root"
+    return figures
+
+
+def hotplug(args: argparse.Namespace, work: Path) -> dict:
+    """The scenario of issue 14 item 1/2; returns the measured figures, raises AssertionError on failure."""
+    figures: dict[str, object] = {}
+    console = open(args.console, "wb")  # noqa: SIM115 - lives as long as qemu
+    started = time.monotonic()
+    vm = subprocess.Popen(qemu_command(args, work), stdin=subprocess.DEVNULL, stdout=console, stderr=console)
+    stop = threading.Event()
+    client = None
+    try:
+        qmp = Qmp(work / "qmp.sock")
+        instruments = {n: Instrument(f"FTESS00{n}", work / f"ftdi{n}.sock") for n in (1, 2)}
+        for instrument in instruments.values():
+            instrument.start(stop)
+        guest = Guest(args.ssh_port, args.key)
+        guest.wait("systemctl is-active rpi-ess.service", args.boot_timeout)
+        figures["boot_to_service_s"] = round(time.monotonic() - started, 1)
+        pid = guest.run("systemctl show -p MainPID --value rpi-ess.service")
+        log(f"service up {figures['boot_to_service_s']} s after power-on (PID {pid})")
+
+        # Adapter 2 arrives only now, after the unit (and its device cgroup) started.
+        plug(qmp, 2)
+        by_id = BY_ID.format(serial="FTESS002")
+        guest.wait(f"test -e {by_id}", 60)
+        ports = {"FTESS001": check_port(guest, "/dev/ess/FTESS001"), "FTESS002": check_port(guest, by_id)}
+        for serial, port in ports.items():
+            assert port["driver"] == "ftdi_sio", f"{serial}: driver {port['driver']}"
+            assert port["latency_timer"] == "1", f"{serial}: latency_timer {port['latency_timer']}"
+            assert " -echo " in f" {port['stty']} " and " -icanon " in f" {port['stty']} ", \
+                f"{serial}: not raw without echo: {port['stty']}"
+        figures["ports"] = {s: {k: v for k, v in p.items() if k != "stty"} for s, p in ports.items()}
+        figures["proc_devices"] = guest.run("grep -wE 'ttyUSB|ttyACM|i2c' /proc/devices").splitlines()
+
+        client = EssClient(args.ess_port, [T1, {**T1, "name": "T2", "serial_port": by_id}])
+        t1 = client.wait_lines("T1", 3, 60)
+        t2 = client.wait_lines("T2", 3, 60)
+        figures["first_telemetry_s"] = round(max(t1, t2) - started, 1)
+        assert guest.run("systemctl show -p MainPID --value rpi-ess.service") == pid, "the service restarted"
+        log(f"telemetry from both adapters (the late one without a restart), {figures['first_telemetry_s']} s "
+            "after power-on")
+
+        # Pull adapter 1 for 5 s, put it back.
+        steady = time.monotonic()
+        time.sleep(3)
+        unplug(qmp, 1)
+        pulled = time.monotonic()
+        time.sleep(5)
+        plug(qmp, 1)
+        replugged = time.monotonic()
+        resumed = client.wait_lines("T1", 1, 30, since=replugged)
+        time.sleep(3)
+        errors = [t for t, m in client.of("T1", pulled) if m["response_code"] != 0 and t < replugged]
+        figures["first_error_after_unplug_s"] = round(errors[0] - pulled, 2) if errors else None
+        figures["resume_after_replug_s"] = round(resumed - replugged, 2)
+        figures["T2_max_gap_s"] = round(max_gap([t for t, _ in client.of("T2", steady)]), 2)
+        figures["echoed_bytes"] = {i.serial: len(i.received) for i in instruments.values()}
+        figures["names_after_replug"] = guest.run("ls /dev/ess/")
+        figures["latency_timer_after_replug"] = check_port(guest, "/dev/ess/FTESS001")["latency_timer"]
+        log(f"figures: {json.dumps(figures)}")
+        assert figures["T2_max_gap_s"] <= 2 * 1.0 + args.jitter, "the other adapter's stream had a gap"
+        assert errors, "no error report for the pulled adapter"
+        assert figures["resume_after_replug_s"] <= args.resume_max, "the pulled adapter resumed too late"
+        assert figures["latency_timer_after_replug"] == "1"
+        assert not any(figures["echoed_bytes"].values()), "the guest sent bytes back to an instrument"
+
+        # Power-cut and appliance checks that need the booted image.
+        figures["root_fsck"] = b"RASPIROOT: clean" in Path(args.console).read_bytes()
+        assert figures["root_fsck"], "the initramfs did not check the root file system"
+        figures["grow_root"] = guest.run("journalctl -b -u rpi-ess-growroot.service -o cat | tail -1")
+        figures["watchdog"] = guest.run("systemctl show -p RuntimeWatchdogUSec --value; ls /dev/watchdog0")
+        # The clock line of the server's own status report, read inside its sandbox (adjtimex allowed).
+        figures["status_clock"] = json.loads(guest.run(
+            "python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect(\"/run/rpi-ess/status.sock\");"
+            " s.sendall(b\"{\\\"command\\\": \\\"status\\\", \\\"parameters\\\": {}}\\r\\n\");"
+            " print(s.makefile().readline())'"))["status"]["server"]["clock"]
+        assert "synchronisation unknown" not in figures["status_clock"], figures["status_clock"]
+        guest.wait("test -z \"$(findmnt -n -t vfat /boot/firmware)\"", 90)
+        figures["boot_partition"] = "unmounted when idle"
+        if args.watchdog:
+            figures["watchdog_reset"] = watchdog(qmp, guest, args)
+        return figures
+    finally:
+        stop.set()
+        if client:
+            client.close()
+        vm.terminate()
+        try:
+            vm.wait(30)
+        except subprocess.TimeoutExpired:
+            vm.kill()
+        console.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", choices=["hotplug", "powercut"])
+    for name in ("image", "kernel", "initrd", "key", "console", "work"):
+        parser.add_argument(f"--{name}", type=Path, required=True)
+    parser.add_argument("--ess-port", type=int, required=True)
+    parser.add_argument("--ssh-port", type=int, required=True)
+    parser.add_argument("--boot-timeout", type=float, default=900)
+    parser.add_argument("--resume-max", type=float, default=2.0, help="seconds from re-plug to a good line")
+    parser.add_argument("--jitter", type=float, default=0.5, help="allowed scheduling jitter on a gap, s")
+    parser.add_argument("--cycles", type=int, default=10, help="powercut: boots cut by SIGKILL")
+    parser.add_argument("--cut-max", type=float, default=150, help="powercut: latest cut, s after power-on")
+    parser.add_argument("--seed", type=int, default=14, help="powercut: seed of the cut moments")
+    parser.add_argument("--no-watchdog", dest="watchdog", action="store_false",
+                        help="skip the last phase: hang the kernel and wait for the watchdog's reset")
+    args = parser.parse_args(argv)
+    try:
+        figures = (hotplug if args.scenario == "hotplug" else powercut)(args, args.work)
+    except (AssertionError, RuntimeError, TimeoutError, OSError, subprocess.TimeoutExpired) as e:
+        log(f"FAILED: {e}")
+        return 1
+    sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+    log("PASSED")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
