@@ -7,6 +7,9 @@ Typical use (tests, ``diag --simulate``)::
     device = I2cDevice(config, sensor, bus_factory=buses)   # or set i2c.bus_factory = buses
     sht.temperature = 25.0       # the next reading follows
     sht.unplug()                 # the next transfer NACKs
+
+Simulation mode selects it by configuration instead: after :func:`register`, a device entry
+with ``"i2c_bus_factory": "sim"`` gets a bus of its own with its chip's emulator attached.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ __all__ = [
     "Sps30Emulator",
     "Tmp117Emulator",
     "emulate_devices",
+    "register",
+    "simulated_bus",
 ]
 
 #: chip name (as in a device configuration's ``chip``) -> emulator class
@@ -55,3 +60,15 @@ def emulate_devices(configs: Iterable[DeviceConfig], buses: EmulatedBuses | None
             address = info.default_address if config.address is None else config.address
             buses.attach(config.i2c_bus, EMULATORS[info.name](), address)
     return buses
+
+
+def simulated_bus(config: DeviceConfig) -> EmulatedBuses:
+    """The ``sim`` bus factory: a bus with an emulator of the configured chip at its address."""
+    return emulate_devices([config])
+
+
+def register() -> None:
+    """Let device entries choose ``"i2c_bus_factory": "sim"``; idempotent."""
+    from ...devices.interfaces import i2c
+
+    i2c.BUS_FACTORIES.setdefault("sim", simulated_bus)
