@@ -49,13 +49,23 @@ def make_device() -> Iterator[MakeDevice]:
         device.close()
 
 
-def read_records(device: SerialDevice, count: int) -> list[Record]:
+def read_until(device: SerialDevice, done: Callable[[list[Record]], bool], limit: float = WAIT) -> list[Record]:
+    """Read as the runner does until ``done(records)``; fail after ``limit`` seconds."""
     records: list[Record] = []
-    deadline = time.monotonic() + WAIT
-    while len(records) < count:
-        assert time.monotonic() < deadline, f"{device.describe}: only {len(records)} of {count} records"
-        records += device.read(0.25)
+    deadline = time.monotonic() + limit
+    while not done(records):
+        assert time.monotonic() < deadline, f"{device.describe}: gave up with {len(records)} records"
+        records += device.read(0.1)
     return records
+
+
+def read_records(device: SerialDevice, count: int) -> list[Record]:
+    return read_until(device, lambda records: len(records) >= count)
+
+
+def read_for(device: SerialDevice, seconds: float) -> list[Record]:
+    end = time.monotonic() + seconds
+    return read_until(device, lambda _: time.monotonic() >= end, seconds + WAIT)
 
 
 @pytest.mark.parametrize("sensor_type", list(SIMULATORS))
@@ -87,10 +97,8 @@ def test_rate_is_the_instruments(sensor_type: str, make_device: MakeDevice) -> N
     measured by the same monotonic clock the instrument runs on)."""
     device = make_device(sim_url(sensor_type, seed=2))
     device.open()
-    first = read_records(device, 1)[-1].timestamp
-    count = 0
-    while (now := time.monotonic()) < first + 2.0:
-        count += len(device.read(first + 2.0 - now))
+    read_records(device, 1)
+    count = len(read_for(device, 2.0))
     expected = 2.0 / device.sensor.period
     assert expected * 0.85 <= count <= expected * 1.1 + 1
 
@@ -143,8 +151,7 @@ def test_fail_after_is_a_lost_port_and_reopen_works(make_device: MakeDevice) -> 
     device.open()
     read_records(device, 1)
     with pytest.raises(DeviceError, match="port lost"):
-        for _ in range(int(WAIT / 0.25)):
-            device.read(0.25)
+        read_for(device, WAIT)
     device.open()
     assert read_records(device, 1)
 
@@ -152,10 +159,7 @@ def test_fail_after_is_a_lost_port_and_reopen_works(make_device: MakeDevice) -> 
 def test_wrong_baud_rate_gives_no_readings(make_device: MakeDevice) -> None:
     device = make_device("sim://HX85A?baud=19200&seed=1", baud_rate=9600)
     device.open()
-    deadline = time.monotonic() + 3.0
-    records: list[Record] = []
-    while time.monotonic() < deadline:
-        records += device.read(0.25)
+    records = read_for(device, 3.0)
     assert not any(device.sensor.parse(record.data).ok for record in records if record.error is None)
 
 
