@@ -19,7 +19,7 @@ from .instruments import SIMULATORS
 from .urlhandler import register as register_serial
 from .urlhandler.protocol_sim import SCHEME
 
-__all__ = ["register", "sim_url", "simulated_device_config"]
+__all__ = ["register", "sim_url", "simulated_configuration", "simulated_device_config"]
 
 
 def register() -> None:
@@ -61,3 +61,15 @@ def simulated_device_config(entry: Any) -> Any:
     simulated = {key: value for key, value in entry.items() if key != "ftdi_id"}
     return {**simulated, "device_type": "Serial",
             "serial_port": sim_url(sensor_type, channels if isinstance(channels, int) else None, seed)}
+
+
+def simulated_configuration(configuration: Any) -> Any:
+    """A whole ``configure`` payload with :func:`simulated_device_config` applied to each device.
+
+    A payload without a ``devices`` list is returned unchanged, for the configuration check
+    to report as it would on a real node.
+    """
+    devices = configuration.get("devices") if isinstance(configuration, dict) else None
+    if not isinstance(devices, list):
+        return configuration
+    return {**configuration, "devices": [simulated_device_config(entry) for entry in devices]}

@@ -16,7 +16,7 @@ from rpi_ess.diag.simulate import LiveServer
 from rpi_ess.diag.status import query_status
 from rpi_ess.sensors import SENSOR_TYPES, create_sensor
 from rpi_ess.server.config import DeviceConfig, parse_configuration
-from rpi_ess.simulation.configs import register, simulated_device_config
+from rpi_ess.simulation.configs import register, simulated_configuration, simulated_device_config
 from rpi_ess.simulation.demo_config import DEMO_DEVICES, demo_devices
 
 WAIT = 30.0  # generous: CI machines are slow and loaded
@@ -24,7 +24,7 @@ SHT4X = {"name": "HumidityEnclosure", "sensor_type": "HX85A", "device_type": "I2
 
 
 def configs(entries: list[Any]) -> list[DeviceConfig]:
-    return parse_configuration({"devices": [simulated_device_config(entry) for entry in entries]}, tuple(SENSOR_TYPES))
+    return parse_configuration(simulated_configuration({"devices": entries}), tuple(SENSOR_TYPES))
 
 
 def test_demo_entries_become_sim_ports_and_keep_everything_else() -> None:
@@ -60,6 +60,11 @@ def test_a_sim_port_with_faults_is_kept() -> None:
 @pytest.mark.parametrize("entry", [None, "TempDome", {"name": "x", "sensor_type": "Radar", "device_type": "Serial"}])
 def test_what_is_not_a_simulatable_entry_is_left_for_the_configuration_check(entry: Any) -> None:
     assert simulated_device_config(entry) is entry
+
+
+@pytest.mark.parametrize("payload", [None, [], {"devices": "all"}, {"device": []}])
+def test_a_malformed_payload_is_left_for_the_configuration_check(payload: Any) -> None:
+    assert simulated_configuration(payload) is payload
 
 
 def test_i2c_entry_runs_the_real_driver_on_the_emulated_bus() -> None:
