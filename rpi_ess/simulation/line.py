@@ -63,7 +63,8 @@ class _ClockedSps30(Sps30Shdlc):
     def measured_values(self) -> bytes:
         if self.now < self._due:
             return b""  # asked before the next measurement: "no new data"
-        self._due = max(self._due + self.simulator.period, self.now)
+        period = self.simulator.period  # measurements missed by a slow host are simply lost
+        self._due += period * (math.floor((self.now - self._due) / period) + 1)
         return self.simulator.next_bytes()
 
 
@@ -83,6 +84,8 @@ class SimulatedLine:
         self.rng = random.Random(seed)  # phase and noise; the values come from the simulator's own
         self.baud_rate = baud_rate
         self.sps30 = _ClockedSps30(self.simulator) if sensor_type == "Sps30" else None
+        if self.sps30 is not None:
+            self.sps30.silent = self.faults.silent
         self.overruns = 0  # bytes lost because the host did not read
         self.opened_at = 0.0
         self._rx = bytearray()
@@ -162,7 +165,6 @@ class SimulatedLine:
         """Bytes the host sent: requests for an SPS30, ignored by streaming instruments."""
         if self.sps30 is None:
             return
-        self.sps30.silent = self.faults.silent
         self.sps30.now = now
         for reply in self.sps30.receive(garble(data) if self.garbled else data):
             self._transmit(now + SPS30_RESPONSE_TIME, reply)

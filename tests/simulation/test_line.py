@@ -113,3 +113,17 @@ def test_sps30_answers_and_has_new_data_once_per_period() -> None:
     line.host_wrote(build_request(0x03), T0 + 1.0)
     frame, _ = read_reply(line, T0 + 1.0)
     assert frame is not None and len(parse_reply(frame).data) == 40
+
+
+def test_sps30_polled_late_has_one_new_measurement_not_a_backlog() -> None:
+    line = SimulatedLine("Sps30", seed=1, baud_rate=115200)
+    line.open(T0)
+    line.host_wrote(build_request(0x00, b"\x01\x03"), T0)
+    read_reply(line, T0)
+    sizes = []
+    for now in (T0 + 3.5, T0 + 3.6, T0 + 4.1):
+        line.host_wrote(build_request(0x03), now)
+        frame, _ = read_reply(line, now)
+        assert frame is not None
+        sizes.append(len(parse_reply(frame).data))
+    assert sizes == [40, 0, 40]

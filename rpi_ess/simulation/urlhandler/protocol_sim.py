@@ -131,8 +131,9 @@ class Serial(SerialBase):
     def _reconfigure_port(self) -> None:
         if not isinstance(self._baudrate, numbers.Integral) or not 0 < self._baudrate < 2**32:
             raise ValueError(f"invalid baudrate: {self._baudrate!r}")
-        if self.line is not None:
-            self.line.baud_rate = self._baudrate
+        with self._changed:
+            if self.line is not None:
+                self.line.baud_rate = self._baudrate
 
     # -- data -------------------------------------------------------------------------------
 
