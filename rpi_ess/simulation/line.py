@@ -86,7 +86,8 @@ class SimulatedLine:
         self.sps30 = _ClockedSps30(self.simulator) if sensor_type == "Sps30" else None
         if self.sps30 is not None:
             self.sps30.silent = self.faults.silent
-        self.overruns = 0  # bytes lost because the host did not read
+        self.overrun_bytes = 0  # bytes that did not fit in the full receive buffer
+        self.skipped_records = 0  # records not even built because the buffer was full
         self.opened_at = 0.0
         self._rx = bytearray()
         self._tx: deque[tuple[float, bytes]] = deque()  # (transmission start, bytes), oldest first
@@ -123,23 +124,15 @@ class SimulatedLine:
     def advance(self, now: float) -> None:
         """Let the instrument send what it has sent by ``now`` and deliver what has arrived."""
         while self._next_record <= now:
-            if len(self._rx) >= RECEIVE_BUFFER and not self._tx:  # nobody reads: skip, do not build
+            self._deliver(self._next_record)
+            if len(self._rx) >= RECEIVE_BUFFER:  # nobody reads: the rest is lost, do not build it
                 skipped = math.floor((now - self._next_record) / self.simulator.period) + 1
-                self.overruns += skipped
+                self.skipped_records += skipped
                 self._next_record += skipped * self.simulator.period
                 break
             self._transmit(self._next_record, self.simulator.next_bytes())
             self._next_record += self.simulator.period
-        while self._tx:
-            start, data = self._tx[0]
-            arrived = self._arrived(start, len(data), now)
-            if arrived > self._sent:
-                self._receive(data[self._sent : arrived])
-                self._sent = arrived
-            if arrived < len(data):
-                break
-            self._tx.popleft()
-            self._sent = 0
+        self._deliver(now)
 
     def next_arrival(self) -> float:
         """When the host will next have new bytes (math.inf: not before it writes something)."""
@@ -185,6 +178,19 @@ class SimulatedLine:
         self._tx_end = start + len(data) * self._character_time
         self._tx.append((start, data))
 
+    def _deliver(self, now: float) -> None:
+        """Move what has arrived by ``now`` into the receive buffer."""
+        while self._tx:
+            start, data = self._tx[0]
+            arrived = self._arrived(start, len(data), now)
+            if arrived > self._sent:
+                self._receive(data[self._sent : arrived])
+                self._sent = arrived
+            if arrived < len(data):
+                return
+            self._tx.popleft()
+            self._sent = 0
+
     def _arrived(self, start: float, length: int, now: float) -> int:
         """Bytes of a transmission started at ``start`` that the host has by ``now``."""
         if now < start:
@@ -195,4 +201,4 @@ class SimulatedLine:
     def _receive(self, data: bytes) -> None:
         room = RECEIVE_BUFFER - len(self._rx)
         self._rx += data[:room]
-        self.overruns += max(0, len(data) - room)
+        self.overrun_bytes += max(0, len(data) - room)
