@@ -21,6 +21,9 @@ from .urlhandler.protocol_sim import SCHEME
 
 __all__ = ["register", "sim_url", "simulated_configuration", "simulated_device_config"]
 
+#: The field that names the instrument's port, per serial-family device type.
+_PORT_FIELDS = {"Serial": "serial_port", "FTDI": "ftdi_id"}
+
 
 def register() -> None:
     """Make ``sim://`` ports and the ``sim`` I2C bus factory available; idempotent."""
@@ -40,20 +43,23 @@ def simulated_device_config(entry: Any) -> Any:
     Serial/FTDI -> ``device_type: Serial`` on ``sim://<sensor_type>`` (a ``serial_port``
     that already is a ``sim://`` URL is kept, so a configuration can ask for faults);
     I2C -> the same entry on the emulated bus. The seed comes from the device name, so a
-    simulated node gives the same values every run. Entries that are not objects or name
-    an unknown sensor type are returned unchanged, for the configuration check to report.
+    simulated node gives the same values every run. Entries a real node would refuse (not
+    an object, unknown sensor or device type, no port or ftdi_id) are returned unchanged,
+    for the configuration check to report.
     Registers the simulation handlers (:func:`register`) as a side effect.
     """
     register()
     if not isinstance(entry, dict):
         return entry
-    if entry.get("device_type") == "I2C":
+    device_type, sensor_type = entry.get("device_type"), entry.get("sensor_type")
+    if device_type == "I2C":
         return {**entry, "i2c_bus_factory": "sim"}
-    port = entry.get("serial_port")
-    if isinstance(port, str) and port.startswith(f"{SCHEME}://"):
-        return {**entry, "device_type": "Serial"}
-    sensor_type = entry.get("sensor_type")
-    if sensor_type not in SIMULATORS:
+    field = _PORT_FIELDS.get(device_type) if isinstance(device_type, str) else None
+    port = entry.get(field) if field is not None else None
+    if not isinstance(port, str) or not port.strip() or not isinstance(sensor_type, str) \
+            or sensor_type not in SIMULATORS:
+        return entry  # what a real node would refuse is refused in simulation too
+    if field == "serial_port" and port.startswith(f"{SCHEME}://"):
         return entry
     channels = entry.get("channels")
     name = entry.get("name")

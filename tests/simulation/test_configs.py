@@ -57,7 +57,15 @@ def test_a_sim_port_with_faults_is_kept() -> None:
     assert simulated_device_config(entry) == entry
 
 
-@pytest.mark.parametrize("entry", [None, "TempDome", {"name": "x", "sensor_type": "Radar", "device_type": "Serial"}])
+@pytest.mark.parametrize("entry", [
+    None,
+    "TempDome",
+    {"name": "x", "sensor_type": "Radar", "device_type": "Serial", "serial_port": "/dev/ttyUSB0"},
+    {"name": "x", "sensor_type": "CSAT3B", "device_type": "RS485", "serial_port": "/dev/ttyUSB0"},
+    {"name": "x", "sensor_type": "CSAT3B", "device_type": "Serial"},
+    {"name": "x", "sensor_type": "CSAT3B", "device_type": "FTDI", "ftdi_id": ""},
+    {"name": "x", "sensor_type": ["CSAT3B"], "device_type": {"Serial": 1}, "serial_port": "/dev/ttyUSB0"},
+])
 def test_what_is_not_a_simulatable_entry_is_left_for_the_configuration_check(entry: Any) -> None:
     assert simulated_device_config(entry) is entry
 
