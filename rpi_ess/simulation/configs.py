@@ -56,16 +56,16 @@ def simulated_device_config(entry: Any) -> Any:
         return {**entry, "i2c_bus_factory": "sim"}
     field = _PORT_FIELDS.get(device_type) if isinstance(device_type, str) else None
     port = entry.get(field) if field is not None else None
-    if not isinstance(port, str) or not port.strip() or not isinstance(sensor_type, str) \
-            or sensor_type not in SIMULATORS:
+    simulated = isinstance(sensor_type, str) and sensor_type in SIMULATORS
+    if not simulated or not isinstance(port, str) or not port.strip():
         return entry  # what a real node would refuse is refused in simulation too
     if field == "serial_port" and port.startswith(f"{SCHEME}://"):
         return entry
     channels = entry.get("channels")
     name = entry.get("name")
     seed = zlib.crc32(name.encode()) if isinstance(name, str) else None
-    simulated = {key: value for key, value in entry.items() if key != "ftdi_id"}
-    return {**simulated, "device_type": "Serial",
+    rest = {key: value for key, value in entry.items() if key != "ftdi_id"}
+    return {**rest, "device_type": "Serial",
             "serial_port": sim_url(sensor_type, channels if isinstance(channels, int) else None, seed)}
 
 
