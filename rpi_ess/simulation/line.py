@@ -104,14 +104,18 @@ class SimulatedLine:
         return self.faults.baud is not None and self.faults.baud != self.baud_rate
 
     def open(self, now: float) -> None:
-        """The host opens the port at ``now``, at an arbitrary point of the instrument's cycle.
+        """The host opens the port at ``now``, in the middle of a record.
 
-        The record being sent at that moment arrives cut (its head was sent to nobody),
-        which is what makes a reader's first bytes a partial line.
+        That record arrives cut (its head was sent to nobody), so every open exercises the
+        reader's handling of a partial first line, and the first whole record follows
+        within a period.
         """
         self.opened_at = now
         if self.streaming:
-            self._next_record = now - self.rng.uniform(0.0, self.simulator.period)
+            record = self.simulator.next_bytes()
+            start = now - self.rng.uniform(0.1, 0.9) * len(record) * self._character_time
+            self._transmit(start, record)
+            self._next_record = start + self.simulator.period
         self.advance(now)
         self._rx.clear()
 

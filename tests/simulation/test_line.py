@@ -40,12 +40,23 @@ def test_streams_the_simulators_exact_bytes_at_its_period(sensor_type: str) -> N
 def test_bytes_arrive_at_the_baud_rate_in_packets() -> None:
     line = SimulatedLine("Temperature", 8, seed=1, baud_rate=19200)
     line.open(T0)
-    start = line.next_arrival()
+    line.advance(T0 + 0.5)  # the rest of the record the open cut, and nothing more (period 1.33 s)
+    assert line.take(RECEIVE_BUFFER).endswith(b"\r\n")
+    start = line.next_arrival()  # the next record's first bit
     line.advance(start + 0.010)  # 10 ms at 19200 baud (0.52 ms per character): 19 characters
     assert line.waiting == 19
     assert line.next_arrival() == pytest.approx(start + 0.010 + PACKET_TIME)
     line.advance(start + 0.010 + PACKET_TIME / 2)  # within a packet: nothing new
     assert line.waiting == 19
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_open_lands_inside_a_record(seed: int) -> None:
+    line = SimulatedLine("Aurora", seed=seed, baud_rate=9600)
+    line.open(T0)
+    first = create_simulator("Aurora", seed=seed).next_bytes()
+    tail = drain(line, T0, T0 + 0.1)
+    assert 0 < len(tail) < len(first) and first.endswith(tail)
 
 
 def test_a_reader_that_stops_loses_bytes_not_memory() -> None:
