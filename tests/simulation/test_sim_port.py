@@ -181,3 +181,10 @@ def test_bad_url_is_one_readable_error(url: str, message: str, make_device: Make
 
 def test_sensor_type_is_case_insensitive() -> None:
     assert parse_url("sim://csat3b?seed=1") == ("CSAT3B", {"seed": 1})
+
+
+def test_sps30_noise_gives_error_records_and_polling_goes_on(make_device: MakeDevice) -> None:
+    device = make_device("sim://Sps30?garbage=0.3&seed=4", poll_interval=0.1)
+    device.open()  # noise may hit the start handshake too: the poller's retries get through (seeded)
+    records = read_until(device, lambda records: {bool(record.error) for record in records} == {True, False})
+    assert all(device.sensor.parse(record.data).ok for record in records if not record.error)
