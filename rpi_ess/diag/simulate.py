@@ -28,6 +28,7 @@ from ..devices.interfaces.i2c import I2cDevice
 from ..sensors import create_sensor
 from ..simulation.i2c import EmulatedBuses, emulate_devices
 from ..simulation.instruments import create_simulator
+from ..simulation.line import garble
 from ..simulation.pty import PtyInstrument
 from .config import parse_devices
 from .context import DiagContext
@@ -71,11 +72,6 @@ FAULTY_INSTRUMENTS = (
     SimulatedInstrument({"name": "LightningMast", "sensor_type": "LD250", "device_type": "Serial",
                          "baud_rate": 19200}, behaviour="silent"),
 )
-
-
-def garble(line: bytes) -> bytes:
-    """What a UART at the wrong speed makes of a line: high-bit bytes, never a terminator."""
-    return bytes(0x80 | (byte * 7 + 3) & 0x7F for byte in line)
 
 
 class BaudSensitiveSource:

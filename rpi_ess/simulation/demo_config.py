@@ -3,7 +3,10 @@
 It is written like a real node's configuration (serial ports under ``/dev/ess/`` as the udev
 rule names them, factory baud rates from PROTOCOL 4.10, CSC-side keys such as ``location``
 and ``num_samples``) so that the demo exercises the same validation path as a real
-``configure``; in simulation mode the server replaces each port by a simulated instrument.
+``configure``. In simulation mode each entry goes through
+:func:`rpi_ess.simulation.configs.simulated_device_config`, which points it at a ``sim://``
+port, so the demo's bytes pass through the real serial backend, framers, SPS30 poller and
+parsers.
 """
 
 from __future__ import annotations

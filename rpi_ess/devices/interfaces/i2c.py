@@ -7,6 +7,9 @@ The bus comes from a swappable factory, as gpiozero does with its pin factory: b
 
     from rpi_ess.devices.interfaces import i2c
     i2c.bus_factory = EmulatedBuses()      # every I2cDevice now opens emulated buses
+
+or a device entry names a registered factory (``"i2c_bus_factory": "sim"``, see
+:data:`BUS_FACTORIES`), as gpiozero lets a configuration name its pin factory.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
     from ...sensors.base import Sensor
     from ..config import DeviceConfig, FieldChecker
 
-__all__ = ["CHIPS", "BusFactory", "I2cDevice", "LinuxBuses", "bus_factory", "validate_chip"]
+__all__ = ["BUS_FACTORIES", "CHIPS", "BusFactory", "I2cDevice", "LinuxBuses", "bus_factory", "validate_chip"]
 
 NOT_READY_RETRY = 0.1  # seconds before asking again a chip that had no new data
 NACK_ERRNOS = frozenset({errno.EREMOTEIO, errno.ENXIO, errno.EIO})
@@ -58,6 +61,9 @@ class LinuxBuses:
 
 #: Where every I2cDevice without its own factory gets its bus from (module-wide, swappable).
 bus_factory: BusFactory = LinuxBuses()
+#: Factories a device entry may choose by name with ``i2c_bus_factory``, each built from the
+#: device's configuration; other packages register theirs (rpi_ess.simulation: "sim").
+BUS_FACTORIES: dict[str, Callable[[DeviceConfig], BusFactory]] = {}
 
 
 class I2cDevice(Device):
@@ -98,6 +104,12 @@ class I2cDevice(Device):
         self.address = info.default_address if config.address is None else config.address
         self.poll_interval = config.poll_interval or info.poll_interval
         self._layout = LAYOUTS[config.sensor_type]
+        named = config.extra.get("i2c_bus_factory")
+        if bus_factory is None and named is not None:
+            if named not in BUS_FACTORIES:
+                known = ", ".join(BUS_FACTORIES) or "none registered"
+                raise DeviceError(f"{config.name}: unknown i2c_bus_factory {named!r}; known: {known}")
+            bus_factory = BUS_FACTORIES[named](config)
         self._factory = bus_factory
         self._bus: Any = None
         self._adapter: ChipAdapter | None = None

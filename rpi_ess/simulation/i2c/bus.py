@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -84,9 +84,15 @@ class ChipEmulator:
 class EmulatedI2C:
     """One open handle on an emulated bus, drop-in for ``busio.I2C`` / ``ExtendedI2C``."""
 
-    def __init__(self, chips: Mapping[int, ChipEmulator] | None = None) -> None:
+    def __init__(
+        self,
+        chips: Mapping[int, ChipEmulator] | None = None,
+        before_transfer: Callable[[ChipEmulator], None] | None = None,
+    ) -> None:
         # Shared with other handles on the same bus (see EmulatedBuses): the chips are the wire.
         self.chips: dict[int, ChipEmulator] = chips if isinstance(chips, dict) else dict(chips or {})
+        #: Called with the addressed chip before each transfer (e.g. to let its values drift).
+        self.before_transfer = before_transfer
         self._lock = threading.Lock()
         self._open = True
 
@@ -152,6 +158,8 @@ class EmulatedI2C:
         chip = self.chips.get(address)
         if chip is None or not chip.acknowledge():
             raise nack_error(address)
+        if self.before_transfer is not None:
+            self.before_transfer(chip)
         return chip
 
     @staticmethod
@@ -174,8 +182,9 @@ class EmulatedBuses:
     opening ``/dev/i2c-1``, and every handle sees the same chips, as handles on one wire do.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, before_transfer: Callable[[ChipEmulator], None] | None = None) -> None:
         self._buses: dict[int, dict[int, ChipEmulator]] = {}
+        self.before_transfer = before_transfer
 
     def attach(self, bus: int, chip: ChipEmulator, address: int | None = None) -> ChipEmulator:
         chips = self._buses.setdefault(bus, {})
@@ -188,4 +197,4 @@ class EmulatedBuses:
     def __call__(self, bus: int) -> EmulatedI2C:
         if bus not in self._buses:
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), f"/dev/i2c-{bus}")
-        return EmulatedI2C(self._buses[bus])
+        return EmulatedI2C(self._buses[bus], self.before_transfer)
