@@ -70,6 +70,7 @@ class SocketServer(OneClientReadLoopServer):
         self._client_address = ""
         self._background: set[asyncio.Task[Any]] = set()
         self._status_server: Any = None
+        self.side_servers: Any = None  # ops (issue 12): raw instrument ports and metrics, see side_servers.py
         self.exit_requested = False  # set by the `exit` command (serve then exits with EXIT_REQUESTED)
         node = self.node_config
         super().__init__(
@@ -98,6 +99,9 @@ class SocketServer(OneClientReadLoopServer):
 
             self._status_server = StatusSocketServer(self.status_socket_path, self.command_handler, self.log)
             await self._status_server.start()
+        from .side_servers import start_side_servers  # ops (issue 12)
+
+        self.side_servers = await start_side_servers(self)  # ops (issue 12)
         self.log.info("Serving on %s port %s (simulation_mode=%d)", self.host or "*", self.port, self.simulation_mode)
 
     async def read_and_dispatch(self) -> None:
@@ -143,6 +147,9 @@ class SocketServer(OneClientReadLoopServer):
         await self.command_handler.stop_devices()
 
     async def close(self) -> None:
+        if self.side_servers is not None:  # ops (issue 12)
+            await self.side_servers.close()  # ops (issue 12)
+            self.side_servers = None  # ops (issue 12)
         if self._status_server is not None:
             await self._status_server.close()
             self._status_server = None

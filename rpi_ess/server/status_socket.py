@@ -1,8 +1,17 @@
 """Local status socket: health for ``rpi-ess diag`` while the CSC holds the one TCP slot.
 
-A Unix stream socket (default ``$RUNTIME_DIRECTORY/status.sock``) that answers only the
-``status`` command, to any number of local clients, without heartbeats. It never touches
-devices or the CSC connection, so asking it cannot disturb the running service.
+A Unix stream socket (default ``$RUNTIME_DIRECTORY/status.sock``) that answers the
+``status`` command, to any number of local clients, without heartbeats, and streams a
+device's raw bytes for ``rpi-ess tap`` (``tap``, below). It never touches devices or the
+CSC connection, so asking it cannot disturb the running service.
+
+``{"command": "tap", "parameters": {"device": NAME, "max_bytes": N}}`` answers
+``{"response": 0, "tap": {"device": NAME, "max_bytes": N}}`` (or an error), then one JSON
+line per event until the client closes the connection:
+``{"time": T, "dir": "rx"|"tx", "hex": "..."}`` (bytes seen by the reader thread),
+``{"dropped_bytes": N}`` (the tap was too slow: N bytes were not shown, just before the next
+bytes), ``{"attached": PORT}`` and ``{"detached": REASON}`` (the device was stopped or
+configured again). The tap is read-only and bounded by ``max_bytes``.
 """
 
 from __future__ import annotations
@@ -14,9 +23,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..devices.monitor import Batch
 from ..tcpip import dumps_json
 from .commands import CommandError, error_response, parse_command
 from .response import ResponseCode
+from .watch import Attached, Detached, DeviceWatch, find_runner
 
 if TYPE_CHECKING:
     from .command_handler import CommandHandler
@@ -24,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["StatusSocketServer", "default_status_socket_path"]
 
 MAX_REQUEST = 4096
+TAP_BYTES = 64 * 1024  # default buffer of one tap; a tap reading slower than its device drops beyond it
+TAP_MAX_BYTES = 1 << 20
 
 
 def default_status_socket_path() -> str:
@@ -62,8 +75,11 @@ class StatusSocketServer:
         self._clients.add(task)
         try:
             while line := await reader.readline():
-                writer.write(dumps_json(self._answer(line.rstrip(b"\r\n"))).encode() + b"\r\n")
-                await writer.drain()
+                answer, tap = self._answer(line.rstrip(b"\r\n"))
+                await self._send(writer, answer)
+                if tap is not None:
+                    await self._tap(tap, reader, writer)
+                    break
         except (ConnectionError, ValueError, asyncio.LimitOverrunError):
             pass  # request too long or peer gone: just drop this local client
         finally:
@@ -72,11 +88,64 @@ class StatusSocketServer:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    def _answer(self, line: bytes) -> dict[str, Any]:
+    @staticmethod
+    async def _send(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
+        writer.write(dumps_json(message).encode() + b"\r\n")
+        await writer.drain()
+
+    def _answer(self, line: bytes) -> tuple[dict[str, Any], DeviceWatch | None]:
+        """The reply to one request, and the watch to stream if it was a valid ``tap``."""
         try:
-            command, _ = parse_command(line)
+            command, parameters = parse_command(line)
+            if command == "status":
+                return {"response": int(ResponseCode.OK), "status": self.handler.status_report()}, None
+            if command == "tap":
+                watch = self._new_tap(parameters)
+                return {"response": int(ResponseCode.OK),
+                        "tap": {"device": watch.name, "max_bytes": watch.max_bytes}}, watch
         except CommandError as e:
-            return error_response(e.code, e.message)
-        if command != "status":
-            return error_response(ResponseCode.UNKNOWN_COMMAND, "the status socket only answers 'status'")
-        return {"response": int(ResponseCode.OK), "status": self.handler.status_report()}
+            return error_response(e.code, e.message), None
+        return error_response(ResponseCode.UNKNOWN_COMMAND, "the status socket answers 'status' and 'tap'"), None
+
+    def _new_tap(self, parameters: dict[str, Any]) -> DeviceWatch:
+        device, size = parameters.get("device"), parameters.get("max_bytes", TAP_BYTES)
+        if not isinstance(device, str) or set(parameters) - {"device", "max_bytes"}:
+            raise CommandError(ResponseCode.INVALID_PARAMETERS, "tap takes 'device' (a name) and optional 'max_bytes'")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= TAP_MAX_BYTES:
+            raise CommandError(ResponseCode.INVALID_PARAMETERS, f"tap max_bytes must be 1..{TAP_MAX_BYTES}")
+        runners = self.handler.runners
+        if find_runner(runners, device) is None:
+            running = ", ".join(r.name for r in runners) or "none"
+            why = "is not running" if any(r.name == device for r in runners) else "is not configured"
+            raise CommandError(ResponseCode.NOT_CONFIGURED, f"device {device!r} {why} (running: {running})")
+        return DeviceWatch(lambda: self.handler.runners, device, size)
+
+    async def _tap(self, watch: DeviceWatch, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Stream the watch's events until the client closes its side (or goes away)."""
+        self.log.info("Tap on %s attached", watch.name)
+        client_gone = asyncio.ensure_future(reader.read(MAX_REQUEST))  # EOF (or anything) from the client ends the tap
+        events = watch.events()
+        try:
+            while not client_gone.done():
+                next_event = asyncio.ensure_future(anext(events))
+                await asyncio.wait([next_event, client_gone], return_when=asyncio.FIRST_COMPLETED)
+                if not next_event.done():
+                    next_event.cancel()
+                    await asyncio.gather(next_event, return_exceptions=True)
+                    break
+                for message in _tap_messages(next_event.result()):
+                    await self._send(writer, message)
+        finally:
+            client_gone.cancel()
+            await events.aclose()
+            self.log.info("Tap on %s detached", watch.name)
+
+
+def _tap_messages(event: Attached | Batch | Detached) -> list[dict[str, Any]]:
+    if isinstance(event, Attached):
+        return [{"attached": event.port}]
+    if isinstance(event, Detached):
+        return [{"detached": event.reason}]
+    messages: list[dict[str, Any]] = [{"dropped_bytes": event.dropped_bytes}] if event.dropped_bytes else []
+    messages += [{"time": c.time, "dir": c.direction, "hex": c.data.hex()} for c in event.chunks]
+    return messages

@@ -1,0 +1,185 @@
+"""Raw instrument ports: an instrument's byte stream on its own TCP port, ser2net-style.
+
+Node configuration ``raw_ports: {<device name>: <tcp port>}`` serves what that instrument
+sends, unchanged, to several readers at once while the ESS stream parses the same bytes
+for the CSC (another consumer shares the instrument, as the side servers on production
+nodes do). Read-only unless ``raw_ports_writable`` names the device: then what a reader
+sends goes to the instrument, queued and written by the device's own reader thread.
+Same client allow-list as the ESS port. Each reader has a bounded buffer: one that reads
+too slowly loses bytes (counted for metrics, logged sparingly) and never holds up the
+instrument, the telemetry or the other readers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..devices.monitor import Batch
+from .watch import Attached, Detached, DeviceWatch
+
+if TYPE_CHECKING:
+    from .socket_server import SocketServer
+
+__all__ = ["RawPort", "RawPorts"]
+
+log = logging.getLogger(__name__)
+
+READER_BUFFER = 64 * 1024  # bytes buffered per reader before its oldest-unsent bytes are dropped
+MAX_READERS = 8  # per port: bounds what one port can cost
+WRITE_RETRY = 0.05  # a writer waits this long when the instrument's write queue is full (TCP pushes back)
+READ_SIZE = 1024
+
+
+def _worth_logging(before: int, after: int) -> bool:
+    return any(before < mark <= after for mark in (1, 1000, 1_000_000)) or after >> 24 > before >> 24
+
+
+@dataclass
+class RawPortStats:
+    port: int
+    readers: int = 0
+    bytes_sent: int = 0
+    dropped_bytes: int = 0
+    bytes_written: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class RawPort:
+    """One device's raw TCP port."""
+
+    def __init__(self, device: str, host: str | None, port: int, writable: bool,
+                 runners: Callable[[], Sequence[Any]], allowed: Callable[[str], bool]) -> None:
+        self.device = device
+        self.host = host
+        self.writable = writable
+        self.runners = runners
+        self.allowed = allowed
+        self.stats = RawPortStats(port)
+        self.log = log.getChild(device)
+        self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.stats.port)
+        self.stats.port = self._server.sockets[0].getsockname()[1]
+        self.log.info("Raw port of %s on port %d (%s)", self.device, self.stats.port,
+                      "read-write" if self.writable else "read-only")
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for task in list(self._clients):
+            task.cancel()
+        await asyncio.gather(*self._clients, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        if not self.allowed(peer[0]) or len(self._clients) >= MAX_READERS:
+            why = "not in server.allowed_clients" if not self.allowed(peer[0]) else f"{MAX_READERS} readers already"
+            self.log.warning("Raw port %d: refused %s (%s)", self.stats.port, peer[0], why)
+            writer.close()
+            return
+        self._clients.add(task)
+        self.stats.readers += 1
+        self.log.info("Raw port %d: reader %s:%s connected", self.stats.port, *peer[:2])
+        watch = DeviceWatch(self.runners, self.device, READER_BUFFER, ("rx",))
+        sender = asyncio.ensure_future(self._send(watch, writer))
+        try:
+            await self._receive(watch, reader)  # until the reader closes its side
+        except ConnectionError:
+            pass
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+            self.stats.readers -= 1
+            self._clients.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+            self.log.info("Raw port %d: reader %s:%s gone", self.stats.port, *peer[:2])
+
+    async def _send(self, watch: DeviceWatch, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            async for event in watch.events():
+                if isinstance(event, Batch):
+                    self._count_drops(event.dropped_bytes)
+                    data = b"".join(chunk.data for chunk in event.chunks)
+                    writer.write(data)
+                    self.stats.bytes_sent += len(data)
+                    await writer.drain()  # a slow reader waits here; its subscription drops meanwhile
+                elif isinstance(event, Attached | Detached):
+                    self.log.debug("Raw port %d: %s", self.stats.port, event)
+
+    def _count_drops(self, dropped: int) -> None:
+        if not dropped:
+            return
+        before = self.stats.dropped_bytes
+        self.stats.dropped_bytes += dropped
+        if _worth_logging(before, self.stats.dropped_bytes):
+            self.log.warning("Raw port %d of %s: a reader is too slow, %d bytes dropped so far",
+                             self.stats.port, self.device, self.stats.dropped_bytes)
+
+    async def _receive(self, watch: DeviceWatch, reader: asyncio.StreamReader) -> None:
+        """Bytes from the reader: to the instrument if writable, else read and discarded."""
+        warned = False
+        while data := await reader.read(READ_SIZE):
+            if not self.writable:
+                if not warned:
+                    warned = True
+                    self.log.warning("Raw port %d of %s is read-only: input from a reader discarded "
+                                     "(list the device in raw_ports_writable to allow writes)",
+                                     self.stats.port, self.device)
+                continue
+            await self._write(watch, data)
+
+    async def _write(self, watch: DeviceWatch, data: bytes) -> None:
+        """Queue ``data`` for the instrument; while it is not running or its queue is full, wait
+        (not reading the socket meanwhile pushes back on the writer through TCP)."""
+        while True:
+            monitor = watch.monitor
+            if monitor is not None and monitor.submit_write(data):
+                self.stats.bytes_written += len(data)
+                return
+            await asyncio.sleep(WRITE_RETRY)
+
+
+class RawPorts:
+    """All raw ports of a node; ``stats()`` feeds the metrics."""
+
+    def __init__(self, ports: list[RawPort]) -> None:
+        self.ports = ports
+
+    @classmethod
+    def for_server(cls, server: SocketServer, allowed: Callable[[str], bool]) -> RawPorts:
+        """The ports the node configuration lists (``raw_ports``, ``raw_ports_writable``)."""
+        node: Any = server.node_config
+        mapping: Mapping[str, int] = getattr(node, "raw_ports", None) or {}
+        writable = set(getattr(node, "raw_ports_writable", None) or ())
+        runners = lambda: server.command_handler.runners  # noqa: E731 - the handler may be replaced
+        return cls([RawPort(name, server.host or None, port, name in writable, runners, allowed)
+                    for name, port in mapping.items()])
+
+    async def start(self) -> None:
+        try:
+            for port in self.ports:
+                await port.start()
+        except OSError:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        await asyncio.gather(*(port.close() for port in self.ports))
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {port.device: port.stats.as_dict() for port in self.ports}
