@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..devices.monitor import Batch
+from .connections import Connections
 from .watch import Attached, Detached, DeviceWatch
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class RawPort:
         self.stats = RawPortStats(port)
         self.log = log.getChild(device)
         self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.Task[Any]] = set()
+        self._clients = Connections()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.stats.port)
@@ -77,20 +78,16 @@ class RawPort:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        for task in list(self._clients):
-            task.cancel()
-        await asyncio.gather(*self._clients, return_exceptions=True)
+        await self._clients.close_all()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
         peer = writer.get_extra_info("peername") or ("?", 0)
         if not self.allowed(peer[0]) or len(self._clients) >= MAX_READERS:
             why = "not in server.allowed_clients" if not self.allowed(peer[0]) else f"{MAX_READERS} readers already"
             self.log.warning("Raw port %d: refused %s (%s)", self.stats.port, peer[0], why)
             writer.close()
             return
-        self._clients.add(task)
+        self._clients.add(writer)
         self.stats.readers += 1
         self.log.info("Raw port %d: reader %s:%s connected", self.stats.port, *peer[:2])
         watch = DeviceWatch(self.runners, self.device, READER_BUFFER, ("rx",))
@@ -103,10 +100,7 @@ class RawPort:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
             self.stats.readers -= 1
-            self._clients.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+            await self._clients.discard(writer)
             self.log.info("Raw port %d: reader %s:%s gone", self.stats.port, *peer[:2])
 
     async def _send(self, watch: DeviceWatch, writer: asyncio.StreamWriter) -> None:

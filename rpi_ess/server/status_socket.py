@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ..devices.monitor import Batch
 from ..tcpip import dumps_json
 from .commands import CommandError, error_response, parse_command
+from .connections import Connections
 from .response import ResponseCode
 from .watch import Attached, Detached, DeviceWatch, find_runner
 
@@ -49,7 +50,7 @@ class StatusSocketServer:
         self.handler = handler
         self.log = log.getChild("status")
         self._server: asyncio.AbstractServer | None = None
-        self._clients: set[asyncio.Task[Any]] = set()
+        self._clients = Connections()
 
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -63,16 +64,12 @@ class StatusSocketServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        for task in list(self._clients):
-            task.cancel()
-        await asyncio.gather(*self._clients, return_exceptions=True)
+        await self._clients.close_all()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._clients.add(task)
+        self._clients.add(writer)
         try:
             while line := await reader.readline():
                 answer, tap = self._answer(line.rstrip(b"\r\n"))
@@ -83,10 +80,7 @@ class StatusSocketServer:
         except (ConnectionError, ValueError, asyncio.LimitOverrunError):
             pass  # request too long or peer gone: just drop this local client
         finally:
-            self._clients.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+            await self._clients.discard(writer)
 
     @staticmethod
     async def _send(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:

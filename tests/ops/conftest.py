@@ -30,6 +30,8 @@ from rpi_ess.server.node_config import NodeConfig
 from ..reliability.conftest import (
     WAIT,
     WireClient,
+    assert_contiguous,
+    by_name,
     configure_line,
     connect,
     loop_errors,
@@ -40,8 +42,9 @@ from ..reliability.conftest import (
     wait_until,
 )
 
-__all__ = ["WAIT", "WireClient", "configure_line", "connect", "loop_errors", "make_instrument", "make_server",
-           "node_config", "serial_entry", "tap_open", "telemetry_until", "wait_until"]
+__all__ = ["WAIT", "WireClient", "assert_contiguous", "by_name", "configure_line", "connect", "loop_errors",
+           "make_instrument", "make_server", "node_config", "serial_entry", "tap_open", "telemetry_until",
+           "wait_until"]
 
 _OPS_FIELDS = {"metrics_port", "raw_ports", "raw_ports_writable"}
 
