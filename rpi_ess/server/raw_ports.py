@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,12 @@ __all__ = ["RawPort", "RawPorts"]
 
 log = logging.getLogger(__name__)
 
-READER_BUFFER = 64 * 1024  # bytes buffered per reader before its oldest-unsent bytes are dropped
+#: Per reader: bytes of the instrument waiting to be handed to the transport (beyond: dropped), the
+#: transport's buffer above which it waits for the socket, and the kernel send buffer. Fixed, so
+#: a stuck reader costs at most about 160 KB; ample for the 14 KB/s of a 115200-baud instrument.
+READER_BUFFER = 64 * 1024
+TRANSPORT_BUFFER = 16 * 1024
+SOCKET_SNDBUF = 32 * 1024
 MAX_READERS = 8  # per port: bounds what one port can cost
 WRITE_RETRY = 0.05  # a writer waits this long when the instrument's write queue is full (TCP pushes back)
 READ_SIZE = 1024
@@ -48,8 +54,6 @@ class RawPortStats:
     dropped_bytes: int = 0
     bytes_written: int = 0
 
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
 
 
 class RawPort:
@@ -63,6 +67,7 @@ class RawPort:
         self.runners = runners
         self.allowed = allowed
         self.stats = RawPortStats(port)
+        self._watches: set[DeviceWatch] = set()
         self.log = log.getChild(device)
         self._server: asyncio.Server | None = None
         self._clients = Connections()
@@ -88,9 +93,14 @@ class RawPort:
             writer.close()
             return
         self._clients.add(writer)
+        writer.transport.set_write_buffer_limits(high=TRANSPORT_BUFFER)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
         self.stats.readers += 1
         self.log.info("Raw port %d: reader %s:%s connected", self.stats.port, *peer[:2])
         watch = DeviceWatch(self.runners, self.device, READER_BUFFER, ("rx",))
+        self._watches.add(watch)
         sender = asyncio.ensure_future(self._send(watch, writer))
         try:
             await self._receive(watch, reader)  # until the reader closes its side
@@ -100,14 +110,20 @@ class RawPort:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
             self.stats.readers -= 1
+            self._watches.discard(watch)
+            self.stats.dropped_bytes += watch.dropped_bytes
             await self._clients.discard(writer)
             self.log.info("Raw port %d: reader %s:%s gone", self.stats.port, *peer[:2])
 
     async def _send(self, watch: DeviceWatch, writer: asyncio.StreamWriter) -> None:
+        logged = 0  # drops are logged once per reader, then rarely: a stuck reader drops continuously
         with contextlib.suppress(ConnectionError):
             async for event in watch.events():
                 if isinstance(event, Batch):
-                    self._count_drops(event.dropped_bytes)
+                    if event.dropped_bytes and _worth_logging(logged, watch.dropped_bytes):
+                        self.log.warning("Raw port %d of %s: a reader is too slow, %d of its bytes dropped so far",
+                                         self.stats.port, self.device, watch.dropped_bytes)
+                    logged = watch.dropped_bytes
                     data = b"".join(chunk.data for chunk in event.chunks)
                     writer.write(data)
                     self.stats.bytes_sent += len(data)
@@ -115,14 +131,11 @@ class RawPort:
                 elif isinstance(event, Attached | Detached):
                     self.log.debug("Raw port %d: %s", self.stats.port, event)
 
-    def _count_drops(self, dropped: int) -> None:
-        if not dropped:
-            return
-        before = self.stats.dropped_bytes
-        self.stats.dropped_bytes += dropped
-        if _worth_logging(before, self.stats.dropped_bytes):
-            self.log.warning("Raw port %d of %s: a reader is too slow, %d bytes dropped so far",
-                             self.stats.port, self.device, self.stats.dropped_bytes)
+    def stats_dict(self) -> dict[str, int]:
+        """Counters now; the dropped bytes include those of readers stuck at this moment."""
+        stats = dict(self.stats.__dict__)
+        stats["dropped_bytes"] += sum(watch.dropped_bytes for watch in self._watches)
+        return stats
 
     async def _receive(self, watch: DeviceWatch, reader: asyncio.StreamReader) -> None:
         """Bytes from the reader: to the instrument if writable, else read and discarded."""
@@ -176,4 +189,4 @@ class RawPorts:
         await asyncio.gather(*(port.close() for port in self.ports))
 
     def stats(self) -> dict[str, dict[str, int]]:
-        return {port.device: port.stats.as_dict() for port in self.ports}
+        return {port.device: port.stats_dict() for port in self.ports}

@@ -50,6 +50,14 @@ class DeviceWatch:
         self.directions = tuple(directions)
         self.poll = poll
         self.monitor: ByteMonitor | None = None  # the one attached now (writable raw ports write to it)
+        self._subscription: Subscription | None = None
+        self._dropped_before = 0  # by subscriptions of devices that have stopped since
+
+    @property
+    def dropped_bytes(self) -> int:
+        """Bytes this watcher lost so far, up to now (a stuck watcher's count grows while it is stuck)."""
+        current = self._subscription
+        return self._dropped_before + (current.dropped_bytes if current is not None else 0)
 
     def _current(self) -> Any | None:
         return find_runner(self.runners(), self.name)
@@ -62,13 +70,14 @@ class DeviceWatch:
                 continue
             monitor: ByteMonitor = runner.device.monitor
             subscription = monitor.subscribe(self.max_bytes, self.directions)
-            self.monitor = monitor
+            self.monitor, self._subscription = monitor, subscription
             try:
                 yield Attached(runner.device.describe)
                 async for batch in self._batches(runner, subscription):
                     yield batch
             finally:
-                self.monitor = None
+                self.monitor = self._subscription = None
+                self._dropped_before += subscription.dropped_bytes
                 monitor.unsubscribe(subscription)
             yield Detached("device stopped (the CSC disconnected or reconfigured); waiting for it to come back")
 
