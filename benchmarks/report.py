@@ -92,6 +92,13 @@ def checks(results: dict[str, Any]) -> list[Check]:
             Check("drop warnings in the server log", name, slow["drop_warnings_in_log"], "", "> 0", "", 0),
             Check("instrument writes that blocked", name, slow["write_stalls"] + slow["overruns"], "", "== 0", "", 0),
         ]
+    if ops := results.get("ops"):
+        found += [
+            Check("metrics scrapes (failed)", f"every {ops['scrape_interval_s']:g} s", ops["scrape_failures"], "",
+                  "== 0", "", 0),
+            Check("tap: bytes shown", ops["tap_device"], ops["tap_bytes"], "B", "", "", 0),
+            Check("tap: bytes dropped (tap too slow)", ops["tap_device"], ops["tap_dropped_bytes"], "B", "", "", 0),
+        ]
     return found
 
 

@@ -1,0 +1,95 @@
+"""``--ops``: the scenarios again with the operator's tools on (issue 12).
+
+The server runs with ``server.metrics_port`` set; Prometheus scrapes it every second (15 times
+more often than its default, so its cost shows) and a technician's tap stays attached to the
+first instrument for the whole run, read as fast as it comes. Compare CPU per line and peak
+RSS with a run without ``--ops``: the figures of the same scenarios, on the same machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+__all__ = ["OpsLoad", "write_node_config"]
+
+SCRAPE_INTERVAL = 1.0
+TAP_DEVICE = "T1"
+
+
+def write_node_config(path: Path, metrics_port: int) -> Path:
+    path.write_text(f"server:\n  metrics_port: {metrics_port}\n")
+    return path
+
+
+class OpsLoad:
+    """Scrapes and a tap, running beside a benchmark scenario; ``summary()`` for the JSON."""
+
+    def __init__(self, metrics_port: int, status_socket: str) -> None:
+        self.metrics_port = metrics_port
+        self.status_socket = status_socket
+        self.scrapes = 0
+        self.scrape_failures = 0
+        self.scrape_seconds_max = 0.0
+        self.samples = 0
+        self.tap_bytes = 0
+        self.tap_dropped = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._tap_writer: asyncio.StreamWriter | None = None
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._scrape_forever()))
+
+    async def on_configured(self) -> None:
+        """Attach the tap once the device exists; it then follows it across the scenarios' reconnects."""
+        if self._tap_writer is not None:
+            return
+        reader, writer = await asyncio.open_unix_connection(self.status_socket, limit=1 << 22)
+        request = {"command": "tap", "parameters": {"device": TAP_DEVICE}}
+        writer.write(json.dumps(request).encode() + b"\r\n")
+        reply = json.loads(await reader.readline())
+        if reply.get("response") != 0:
+            raise RuntimeError(f"tap refused: {reply}")
+        self._tap_writer = writer
+        self._tasks.append(asyncio.create_task(self._read_tap(reader)))
+
+    async def _read_tap(self, reader: asyncio.StreamReader) -> None:
+        while line := await reader.readline():
+            event = json.loads(line)
+            self.tap_bytes += len(event.get("hex", "")) // 2
+            self.tap_dropped += event.get("dropped_bytes", 0)
+
+    def _scrape(self) -> int:
+        started = time.monotonic()
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
+            body = response.read()
+        self.scrape_seconds_max = max(self.scrape_seconds_max, time.monotonic() - started)
+        return sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+
+    async def _scrape_forever(self) -> None:
+        while True:
+            try:
+                self.samples = await asyncio.to_thread(self._scrape)
+                self.scrapes += 1
+            except OSError:
+                self.scrape_failures += 1
+            await asyncio.sleep(SCRAPE_INTERVAL)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tap_writer is not None:
+            self._tap_writer.close()
+            with contextlib.suppress(ConnectionError):
+                await self._tap_writer.wait_closed()
+
+    def summary(self) -> dict[str, Any]:
+        return {"scrape_interval_s": SCRAPE_INTERVAL, "scrapes": self.scrapes, "scrape_failures": self.scrape_failures,
+                "scrape_ms_max": round(1e3 * self.scrape_seconds_max, 1), "samples_per_scrape": self.samples,
+                "tap_device": TAP_DEVICE, "tap_bytes": self.tap_bytes, "tap_dropped_bytes": self.tap_dropped}
