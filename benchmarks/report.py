@@ -96,6 +96,8 @@ def checks(results: dict[str, Any]) -> list[Check]:
         found += [
             Check("metrics scrapes (failed)", f"every {ops['scrape_interval_s']:g} s", ops["scrape_failures"], "",
                   "== 0", "", 0),
+            Check("server CPU per scrape", f"{ops['samples_per_scrape']} samples", ops["scrape_cpu_ms"], "ms", "", "",
+                  2),
             Check("tap: bytes shown", ops["tap_device"], ops["tap_bytes"], "B", "", "", 0),
             Check("tap: bytes dropped (tap too slow)", ops["tap_device"], ops["tap_dropped_bytes"], "B", "", "", 0),
         ]

@@ -99,7 +99,7 @@ async def _floor(workdir: Path, instruments: InstrumentProcess, plan: Plan) -> d
 async def _scenarios(server: ServerProcess, plan: Plan, only: tuple[str, ...], workdir: Path,
                      ops_port: int | None = None) -> dict[str, Any]:
     instruments = InstrumentProcess(max(TYPICAL[0], FAST[0]))
-    ops = OpsLoad(ops_port, server.status_socket) if ops_port is not None else None
+    ops = OpsLoad(ops_port, server.status_socket, server.cpu_seconds) if ops_port is not None else None
     bench = Bench(server, instruments, ops.on_configured if ops is not None else None)
     if ops is not None:
         ops.start()
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SCENARIOS),
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)")
     parser.add_argument("--ops", action="store_true",
-                        help="metrics on (scraped every 1 s) and a tap attached to T1 throughout (issue 12)")
+                        help="metrics on (scraped every 15 s) and a tap attached to T1 throughout (issue 12)")
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="sample the server with py-spy (pip install py-spy) into FILE, collapsed stacks")
     args = parser.parse_args(argv)
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{meta['wall_seconds']} s, "
              f"load average before/after {meta['loadavg_before'][0]:.2f}/{meta['loadavg_after'][0]:.2f}, "
              f"CPUs idle {meta['machine_idle_percent']:g} % of the run"
-             f"{', metrics scraped every 1 s + tap on T1 (--ops)' if args.ops else ''}"
+             f"{', metrics scraped every 15 s + tap on T1 (--ops)' if args.ops else ''}"
              f"{' (--quick: figures not meaningful)' if args.quick else ''}")
     print_table(all_checks, title)
     write_json(results, all_checks, args.json_out)

@@ -38,7 +38,11 @@ class Connections:
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
 
-    async def close_all(self) -> None:
+    async def close_all(self, server: asyncio.AbstractServer | None) -> None:
+        """Stop accepting (``server``), then end every open connection."""
+        if server is not None:
+            server.close()
+            await server.wait_closed()
         tasks = list(self._open)
         for writer in self._open.values():
             writer.close()

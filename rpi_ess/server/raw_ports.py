@@ -79,11 +79,8 @@ class RawPort:
                       "read-write" if self.writable else "read-only")
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        await self._clients.close_all()
+        await self._clients.close_all(self._server)
+        self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)

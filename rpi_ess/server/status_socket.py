@@ -60,11 +60,8 @@ class StatusSocketServer:
         self.log.info("Status socket at %s", self.path)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        await self._clients.close_all()
+        await self._clients.close_all(self._server)
+        self._server = None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
@@ -127,8 +124,8 @@ class StatusSocketServer:
                     next_event.cancel()
                     await asyncio.gather(next_event, return_exceptions=True)
                     break
-                for message in _tap_messages(next_event.result()):
-                    await self._send(writer, message)
+                writer.write(b"".join(dumps_json(m).encode() + b"\r\n" for m in _tap_messages(next_event.result())))
+                await writer.drain()  # a slow tap waits here while its subscription drops
         finally:
             client_gone.cancel()
             await events.aclose()

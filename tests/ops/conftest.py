@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import inspect
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from ..reliability.conftest import (
 )
 
 __all__ = ["WAIT", "WireClient", "assert_contiguous", "by_name", "configure_line", "connect", "loop_errors",
-           "make_instrument", "make_server", "node_config", "serial_entry", "tap_open", "telemetry_until",
+           "make_instrument", "make_server", "node_config", "serial_entry", "telemetry_until",
            "wait_until"]
 
 _OPS_FIELDS = {"metrics_port", "raw_ports", "raw_ports_writable"}
@@ -113,21 +113,24 @@ def status_path(tmp_path: Path) -> str:
     return str(tmp_path / "status.sock")
 
 
-async def tap_open(path: str, device: str, **parameters: Any
-                   ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, dict[str, Any]]:
-    """Open a tap on the status socket; returns the stream and the server's first reply."""
-    reader, writer = await asyncio.open_unix_connection(path, limit=1 << 22)
-    writer.write(json.dumps({"command": "tap", "parameters": {"device": device, **parameters}}).encode() + b"\r\n")
-    await writer.drain()
-    reply = json.loads(await asyncio.wait_for(reader.readline(), WAIT))
-    return reader, writer, reply
+OpenTap = Callable[..., Awaitable[tuple[asyncio.StreamReader, dict[str, Any]]]]
 
 
 @pytest.fixture
-async def taps() -> AsyncIterator[list[asyncio.StreamWriter]]:
-    """Writers of taps to close after the test."""
+async def open_tap(status_path: str) -> AsyncIterator[OpenTap]:
+    """``await open_tap(device, **parameters)``: a tap on the status socket (reader, first reply),
+    closed after the test."""
     opened: list[asyncio.StreamWriter] = []
-    yield opened
+
+    async def factory(device: str, **parameters: Any) -> tuple[asyncio.StreamReader, dict[str, Any]]:
+        reader, writer = await asyncio.open_unix_connection(status_path, limit=1 << 22)
+        opened.append(writer)
+        request = {"command": "tap", "parameters": {"device": device, **parameters}}
+        writer.write(json.dumps(request).encode() + b"\r\n")
+        await writer.drain()
+        return reader, json.loads(await asyncio.wait_for(reader.readline(), WAIT))
+
+    yield factory
     for writer in opened:
         writer.close()
         with contextlib.suppress(ConnectionError):

@@ -33,6 +33,13 @@ def whole_lines(data: bytes) -> list[bytes]:
     return data.split(b"\r\n")[1:-1]
 
 
+def assert_consecutive(stream: bytes) -> list[int]:
+    """The NumberedLines numbers of a raw stream follow one another: nothing lost, nothing added."""
+    numbers = [int(line.split(b"=")[1].split(b".")[0]) for line in whole_lines(stream)]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    return numbers
+
+
 async def serve(make_server: Any, connect: Any, instrument: Any, **settings: Any) -> tuple[Any, Any, int]:
     server = await make_server(simulation_mode=0, node_config=node_config(raw_ports={"T1": 0}, **settings))
     client = await connect(server.port)
@@ -53,8 +60,7 @@ async def test_several_readers_get_the_same_bytes_as_the_csc(make_server: Any, c
         for _, writer in readers:
             writer.close()
     for stream in streams:
-        numbers = [int(line.split(b"=")[1].split(b".")[0]) for line in whole_lines(stream)]
-        assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # nothing lost or changed
+        numbers = assert_consecutive(stream)
         assert whole_lines(stream) == [source.line(n).rstrip(b"\r\n") for n in numbers]  # byte for byte
     assert_contiguous(by_name(lines, "T1")[2:])
 
@@ -108,8 +114,7 @@ async def test_stuck_reader_loses_bytes_not_the_others(make_server: Any, connect
     finally:
         stuck.close()
         healthy_writer.close()
-    numbers = [int(line.split(b"=")[1].split(b".")[0]) for line in whole_lines(stream)]
-    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    assert_consecutive(stream)
     assert_contiguous(by_name(lines, "T1")[2:])
 
 

@@ -22,7 +22,6 @@ from .conftest import (
     by_name,
     configure_line,
     serial_entry,
-    tap_open,
     telemetry_until,
     wait_until,
 )
@@ -49,11 +48,10 @@ async def start(make_server: Any, connect: Any, status_path: str, *devices: dict
 
 
 async def test_tap_shows_exactly_what_the_instrument_sends(make_server: Any, connect: Any, make_instrument: Any,
-                                                           status_path: str, taps: list[Any]) -> None:
+                                                           status_path: str, open_tap: Any) -> None:
     instrument, source = make_instrument("T1", period=0.02)
     _, client = await start(make_server, connect, status_path, serial_entry("T1", instrument.port))
-    reader, writer, reply = await tap_open(status_path, "T1")
-    taps.append(writer)
+    reader, reply = await open_tap("T1")
     assert reply == {"response": 0, "tap": {"device": "T1", "max_bytes": 65536}}
     events = await tap_events(reader, lambda ev: rx_bytes(ev).count(b"\r\n") >= 6)
     assert events[0] == {"attached": f"Serial {instrument.port}"}
@@ -67,12 +65,11 @@ async def test_tap_shows_exactly_what_the_instrument_sends(make_server: Any, con
 
 
 async def test_stalled_tap_never_slows_the_telemetry(make_server: Any, connect: Any, make_instrument: Any,
-                                                     status_path: str, taps: list[Any]) -> None:
+                                                     status_path: str, open_tap: Any) -> None:
     """A tap whose reader has stopped reading: the CSC still gets every line, in order."""
     instrument, _ = make_instrument("T1", period=0.002)
     server, client = await start(make_server, connect, status_path, serial_entry("T1", instrument.port))
-    _, writer, reply = await tap_open(status_path, "T1", max_bytes=4096)
-    taps.append(writer)
+    _, reply = await open_tap("T1", max_bytes=4096)
     assert reply["response"] == 0
     lines = await telemetry_until(client, lambda got: len(by_name(got, "T1", 0)) >= 1000)
     assert_contiguous(by_name(lines, "T1")[5:])
@@ -80,13 +77,12 @@ async def test_stalled_tap_never_slows_the_telemetry(make_server: Any, connect: 
 
 
 async def test_sps30_tap_shows_both_directions(make_server: Any, connect: Any, tmp_path: Path, status_path: str,
-                                               taps: list[Any]) -> None:
+                                               open_tap: Any) -> None:
     with Sps30ShdlcEmulator(PtyInstrument("PM", tmp_path / "ess")) as sps30:
         await start(make_server, connect, status_path, {
             "name": "PM", "sensor_type": "Sps30", "device_type": "Serial", "serial_port": sps30.port,
             "baud_rate": 115200, "poll_interval": 0.1})
-        reader, writer, _ = await tap_open(status_path, "PM")
-        taps.append(writer)
+        reader, _ = await open_tap("PM")
         events = await tap_events(reader, lambda ev: sum(e.get("dir") == "rx" for e in ev) >= 3)
     sent = b"".join(bytes.fromhex(e["hex"]) for e in events if e.get("dir") == "tx")
     assert b"\x7e\x00\x03\x00\xfc\x7e" in sent  # "read measured values", as the poller sends it
@@ -94,11 +90,10 @@ async def test_sps30_tap_shows_both_directions(make_server: Any, connect: Any, t
 
 
 async def test_tap_follows_the_device_across_a_csc_reconnect(make_server: Any, connect: Any, make_instrument: Any,
-                                                            status_path: str, taps: list[Any]) -> None:
+                                                            status_path: str, open_tap: Any) -> None:
     instrument, _ = make_instrument("T1", period=0.05)
     server, client = await start(make_server, connect, status_path, serial_entry("T1", instrument.port))
-    reader, writer, _ = await tap_open(status_path, "T1")
-    taps.append(writer)
+    reader, _ = await open_tap("T1")
     await tap_events(reader, lambda ev: bool(rx_bytes(ev)))
     await client.close()
     events = await tap_events(reader, lambda ev: any("detached" in e for e in ev))
@@ -111,14 +106,13 @@ async def test_tap_follows_the_device_across_a_csc_reconnect(make_server: Any, c
 
 
 async def test_tap_refuses_unknown_devices_and_bad_parameters(make_server: Any, connect: Any, make_instrument: Any,
-                                                             status_path: str, taps: list[Any]) -> None:
+                                                             status_path: str, open_tap: Any) -> None:
     instrument, _ = make_instrument("T1")
     await start(make_server, connect, status_path, serial_entry("T1", instrument.port))
     for device, parameters, code, words in (("T9", {}, 1, "device 'T9' is not configured (running: T1)"),
                                             ("T1", {"max_bytes": 0}, 23, "max_bytes must be"),
                                             ("T1", {"hex": True}, 23, "tap takes 'device'")):
-        _, writer, reply = await tap_open(status_path, device, **parameters)
-        taps.append(writer)
+        _, reply = await open_tap(device, **parameters)
         assert reply["response"] == code and words in reply["message"], reply
 
 
