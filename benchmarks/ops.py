@@ -33,8 +33,10 @@ def write_node_config(path: Path, metrics_port: int) -> Path:
 class OpsLoad:
     """Scrapes and a tap, running beside a benchmark scenario; ``summary()`` for the JSON."""
 
-    def __init__(self, metrics_port: int, status_socket: str, cpu_seconds: Callable[[], float]) -> None:
+    def __init__(self, metrics_port: int | None, tap: bool, status_socket: str, cpu_seconds: Callable[[], float]
+                 ) -> None:
         self.metrics_port = metrics_port
+        self.tap = tap
         self.status_socket = status_socket
         self.cpu_seconds = cpu_seconds  # of the server process
         self.scrape_cpu_ms = math.nan
@@ -46,15 +48,21 @@ class OpsLoad:
         self.tap_dropped = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._tap_writer: asyncio.StreamWriter | None = None
+        self._configured = False
 
     def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._scrape_forever()))
+        if self.metrics_port is not None:
+            self._tasks.append(asyncio.create_task(self._scrape_forever()))
 
     async def on_configured(self) -> None:
-        """Attach the tap once the device exists; it then follows it across the scenarios' reconnects."""
-        if self._tap_writer is not None:
+        """First configure: measure a scrape, attach the tap (it follows T1 across the scenarios' reconnects)."""
+        if self._configured:
             return
-        await self._measure_scrape()
+        self._configured = True
+        if self.metrics_port is not None:
+            await self._measure_scrape()
+        if not self.tap:
+            return
         reader, writer = await asyncio.open_unix_connection(self.status_socket, limit=1 << 22)
         request = {"command": "tap", "parameters": {"device": TAP_DEVICE}}
         writer.write(json.dumps(request).encode() + b"\r\n")
@@ -103,7 +111,12 @@ class OpsLoad:
                 await self._tap_writer.wait_closed()
 
     def summary(self) -> dict[str, Any]:
-        return {"scrape_interval_s": SCRAPE_INTERVAL, "scrapes": self.scrapes, "scrape_failures": self.scrape_failures,
+        result: dict[str, Any] = {}
+        if self.metrics_port is not None:
+            result["metrics"] = {
+                "scrape_interval_s": SCRAPE_INTERVAL, "scrapes": self.scrapes, "scrape_failures": self.scrape_failures,
                 "scrape_ms_max": round(1e3 * self.scrape_seconds_max, 1), "samples_per_scrape": self.samples,
-                "scrape_cpu_ms": round(self.scrape_cpu_ms, 3),
-                "tap_device": TAP_DEVICE, "tap_bytes": self.tap_bytes, "tap_dropped_bytes": self.tap_dropped}
+                "scrape_cpu_ms": round(self.scrape_cpu_ms, 3)}
+        if self.tap:
+            result["tap"] = {"device": TAP_DEVICE, "bytes": self.tap_bytes, "dropped_bytes": self.tap_dropped}
+        return result

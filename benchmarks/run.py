@@ -97,9 +97,9 @@ async def _floor(workdir: Path, instruments: InstrumentProcess, plan: Plan) -> d
 
 
 async def _scenarios(server: ServerProcess, plan: Plan, only: tuple[str, ...], workdir: Path,
-                     ops_port: int | None = None) -> dict[str, Any]:
+                     metrics_port: int | None = None, tap: bool = False) -> dict[str, Any]:
     instruments = InstrumentProcess(max(TYPICAL[0], FAST[0]))
-    ops = OpsLoad(ops_port, server.status_socket, server.cpu_seconds) if ops_port is not None else None
+    ops = OpsLoad(metrics_port, tap, server.status_socket, server.cpu_seconds) if metrics_port or tap else None
     bench = Bench(server, instruments, ops.on_configured if ops is not None else None)
     if ops is not None:
         ops.start()
@@ -114,7 +114,7 @@ async def _scenarios(server: ServerProcess, plan: Plan, only: tuple[str, ...], w
     try:
         results = {name: await runs[name]() for name in SCENARIOS if name in only}
         if ops is not None:
-            results["ops"] = ops.summary()
+            results.update(ops.summary())
         return results
     finally:
         if ops is not None:
@@ -140,7 +140,7 @@ def _stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
 
 
 def run(plan: Plan, workdir: Path, only: tuple[str, ...] = SCENARIOS, profile: Path | None = None,
-        ops: bool = False) -> dict[str, Any]:
+        metrics: bool = False, tap: bool = False) -> dict[str, Any]:
     began, (idle_before, total_before) = time.monotonic(), _cpu_idle_total()
     results: dict[str, Any] = {
         "meta": {
@@ -152,18 +152,19 @@ def run(plan: Plan, workdir: Path, only: tuple[str, ...] = SCENARIOS, profile: P
             "loadavg_before": _loadavg(),
             "source": _source_version(),
             "plan": plan.__dict__,
-            "ops": ops,
+            "metrics": metrics,
+            "tap": tap,
         },
         "import_floor_rss_mb": import_floor_rss_mb(),
     }
     startup = _startup_samples(workdir, plan.startup_runs - 1)
-    ops_port = free_port() if ops else None
-    node_config = write_node_config(workdir / "node.yaml", ops_port) if ops_port is not None else None
+    metrics_port = free_port() if metrics else None
+    node_config = write_node_config(workdir / "node.yaml", metrics_port) if metrics_port is not None else None
     with ServerProcess(workdir, node_config=node_config) as server:
         startup.append(server.start())
         profiler = _start_profiler(server.pid, profile) if profile else None
         try:
-            results.update(asyncio.run(_scenarios(server, plan, only, workdir, ops_port)))
+            results.update(asyncio.run(_scenarios(server, plan, only, workdir, metrics_port, tap)))
         finally:
             if profiler is not None:
                 _stop_profiler(profiler)
@@ -186,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow-seconds", type=float, help="length of the slow-client scenario (default 60 s)")
     parser.add_argument("--only", default=",".join(SCENARIOS),
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)")
-    parser.add_argument("--ops", action="store_true",
-                        help="metrics on (scraped every 15 s) and a tap attached to T1 throughout (issue 12)")
+    parser.add_argument("--metrics", action="store_true", help="server.metrics_port set, scraped every 15 s")
+    parser.add_argument("--tap", action="store_true", help="a tap attached to T1 for the whole run")
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="sample the server with py-spy (pip install py-spy) into FILE, collapsed stacks")
     args = parser.parse_args(argv)
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.slow_seconds is not None:
         plan = Plan(**{**plan.__dict__, "slow_seconds": args.slow_seconds})
     with tempfile.TemporaryDirectory(prefix="rpi-ess-bench-") as tmp:
-        results = run(plan, Path(tmp), only, args.profile, args.ops)
+        results = run(plan, Path(tmp), only, args.profile, args.metrics, args.tap)
     log = results.pop("server_log")
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     log_path = args.json_out.with_suffix(".server.log")
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{meta['wall_seconds']} s, "
              f"load average before/after {meta['loadavg_before'][0]:.2f}/{meta['loadavg_after'][0]:.2f}, "
              f"CPUs idle {meta['machine_idle_percent']:g} % of the run"
-             f"{', metrics scraped every 15 s + tap on T1 (--ops)' if args.ops else ''}"
+             f"{', metrics on (scraped every 15 s)' if args.metrics else ''}{', tap on T1' if args.tap else ''}"
              f"{' (--quick: figures not meaningful)' if args.quick else ''}")
     print_table(all_checks, title)
     write_json(results, all_checks, args.json_out)

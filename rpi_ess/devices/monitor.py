@@ -58,6 +58,7 @@ class Subscription:
         self._dropped_since_take = 0
         self._lock = threading.Lock()
         self._waker: Callable[[], None] | None = None
+        self._woken = float("-inf")  # loop time of the last wake-up by a chunk
 
     def _put(self, chunk: Chunk) -> None:
         """Reader thread: keep the chunk if it fits, else count it as dropped. Never blocks long."""
@@ -95,18 +96,25 @@ class Subscription:
     async def next_batch(self, timeout: float, linger: float = 0.02) -> Batch:
         """Wait (in the event loop) up to ``timeout`` for chunks; maybe an empty batch.
 
-        ``linger``: after waking, wait this much more so bytes arriving together go out
-        together, which bounds the loop wake-ups a busy device causes to 1/linger per second.
+        ``linger``: a wake-up less than this after the previous one waits out the rest, so
+        a busy device wakes the loop at most 1/linger times per second (its chunks go out
+        together) while a slow one costs one wake-up per chunk and no delay.
         """
         batch = self.take()
         if batch.chunks or batch.dropped_bytes or batch.closed:
             return batch
         loop = asyncio.get_running_loop()
         ready = asyncio.Event()
+        by_data = False
 
-        def wake() -> None:
+        def on_data() -> None:
+            nonlocal by_data
+            by_data = True
+            ready.set()
+
+        def wake() -> None:  # reader thread
             try:
-                loop.call_soon_threadsafe(ready.set)
+                loop.call_soon_threadsafe(on_data)
             except RuntimeError:  # the loop is closed: nobody waits any more
                 pass
 
@@ -114,15 +122,18 @@ class Subscription:
             pending = bool(self._chunks) or self.closed
             self._waker = None if pending else wake
         if not pending:
+            timer = loop.call_later(timeout, ready.set)  # cheaper than wait_for's task per wait
             try:
-                await asyncio.wait_for(ready.wait(), timeout)
-            except TimeoutError:
-                pass
+                await ready.wait()
             finally:
+                timer.cancel()
                 with self._lock:
                     self._waker = None
-            if ready.is_set() and linger > 0:
-                await asyncio.sleep(linger)
+            if by_data:
+                now = loop.time()
+                since, self._woken = now - self._woken, now
+                if since < linger:
+                    await asyncio.sleep(linger - since)
         return self.take()
 
 
