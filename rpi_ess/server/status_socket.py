@@ -112,24 +112,21 @@ class StatusSocketServer:
         return DeviceWatch(lambda: self.handler.runners, device, size)
 
     async def _tap(self, watch: DeviceWatch, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Stream the watch's events until the client closes its side (or goes away)."""
+        """Stream the watch's events until the client closes its side (or sends anything, or goes away)."""
         self.log.info("Tap on %s attached", watch.name)
-        client_gone = asyncio.ensure_future(reader.read(MAX_REQUEST))  # EOF (or anything) from the client ends the tap
-        events = watch.events()
+        pump = asyncio.ensure_future(self._pump(watch, writer))
         try:
-            while not client_gone.done():
-                next_event = asyncio.ensure_future(anext(events))
-                await asyncio.wait([next_event, client_gone], return_when=asyncio.FIRST_COMPLETED)
-                if not next_event.done():
-                    next_event.cancel()
-                    await asyncio.gather(next_event, return_exceptions=True)
-                    break
-                writer.write(b"".join(dumps_json(m).encode() + b"\r\n" for m in _tap_messages(next_event.result())))
-                await writer.drain()  # a slow tap waits here while its subscription drops
+            await reader.read(MAX_REQUEST)
         finally:
-            client_gone.cancel()
-            await events.aclose()
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
             self.log.info("Tap on %s detached", watch.name)
+
+    @staticmethod
+    async def _pump(watch: DeviceWatch, writer: asyncio.StreamWriter) -> None:
+        async for event in watch.events():
+            writer.write(b"".join(dumps_json(m).encode() + b"\r\n" for m in _tap_messages(event)))
+            await writer.drain()  # a slow tap waits here while its subscription drops
 
 
 def _tap_messages(event: Attached | Batch | Detached) -> list[dict[str, Any]]:
