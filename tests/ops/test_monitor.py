@@ -73,11 +73,11 @@ def test_writes_are_bounded_and_taken_once() -> None:
     assert monitor.submit_write(b"x" * MAX_PENDING_WRITES)  # room again
 
 
-async def test_next_batch_wakes_on_a_publish_from_another_thread() -> None:
+async def test_next_batch_returns_what_another_thread_published_meanwhile() -> None:
     monitor = ByteMonitor()
     subscription = monitor.subscribe(100)
     assert (await subscription.next_batch(0.01)).chunks == []  # nothing: returns after the timeout
-    waiting = asyncio.ensure_future(subscription.next_batch(30.0, linger=0))
+    waiting = asyncio.ensure_future(subscription.next_batch(30.0, poll=0.01))
     await asyncio.sleep(0.05)
     threading.Thread(target=monitor.publish, args=("rx", b"late")).start()
     batch = await asyncio.wait_for(waiting, 10.0)  # long before the 30 s timeout
@@ -87,7 +87,7 @@ async def test_next_batch_wakes_on_a_publish_from_another_thread() -> None:
 async def test_next_batch_returns_when_the_monitor_closes() -> None:
     monitor = ByteMonitor()
     subscription = monitor.subscribe(100)
-    waiting = asyncio.ensure_future(subscription.next_batch(30.0))
+    waiting = asyncio.ensure_future(subscription.next_batch(30.0, poll=0.01))
     await asyncio.sleep(0.05)
     threading.Thread(target=monitor.close).start()
     assert (await asyncio.wait_for(waiting, 10.0)).closed
