@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from rpi_ess.devices import base
+from rpi_ess.devices import base, serial_link
 from rpi_ess.devices.interfaces import serial as serial_interface
 from rpi_ess.devices.monitor import ByteMonitor
 from rpi_ess.server.node_config import NodeConfig
@@ -70,7 +70,7 @@ def node_config(**settings: Any) -> NodeConfig:
 @pytest.fixture(autouse=True)
 def monitored_devices(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Give devices a ByteMonitor fed by the serial link, unless the source already does."""
-    if "monitor" in inspect.getsource(serial_interface):
+    if "monitor" in inspect.getsource(serial_link):
         yield
         return
     device_init = base.Device.__init__
@@ -79,10 +79,10 @@ def monitored_devices(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         device_init(self, *args, **kwargs)
         self.monitor = ByteMonitor()  # type: ignore[attr-defined]
 
-    link = serial_interface.SerialLink
+    link = serial_link.SerialLink
     read_chunk, write, device_open = link.read_chunk, link.write, serial_interface.SerialDevice.open
 
-    def monitored_read(self: Any, timeout: float = serial_interface.PORT_TIMEOUT) -> bytes:
+    def monitored_read(self: Any, timeout: float = serial_link.PORT_TIMEOUT) -> bytes:
         monitor = getattr(self, "monitor", None)
         if monitor is not None and (pending := monitor.take_writes()):
             self.write(pending)
