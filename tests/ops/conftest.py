@@ -4,8 +4,8 @@ Reuses the reliability kit (pty instruments that number their lines, the in-proc
 the loop-error check). Two bridges until the lead's refactor lands on main, both applied
 only while main lacks the real thing:
 
-* byte monitors: every Device gets a ``monitor`` and the serial link publishes what it
-  reads and writes and sends what writable raw ports queued (as the lead's serial link will);
+* byte monitors: every SerialDevice gets a ``monitor`` fed by its link's raw-byte hook
+  (``SerialDevice.tap``), and queued raw-port writes are sent before each read;
 * node settings: ``metrics_port``, ``raw_ports`` and ``raw_ports_writable`` on NodeConfig.
 """
 
@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from rpi_ess.devices import base, serial_link
 from rpi_ess.devices.interfaces import serial as serial_interface
 from rpi_ess.devices.monitor import ByteMonitor
 from rpi_ess.server.node_config import NodeConfig
@@ -69,42 +68,26 @@ def node_config(**settings: Any) -> NodeConfig:
 
 @pytest.fixture(autouse=True)
 def monitored_devices(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Give devices a ByteMonitor fed by the serial link, unless the source already does."""
-    if "monitor" in inspect.getsource(serial_link):
+    """Give serial devices a ByteMonitor on their link's raw-byte hook (``SerialDevice.tap``) and
+    send queued raw-port writes before each read, unless the source already does."""
+    if "monitor" in inspect.getsource(serial_interface):
         yield
         return
-    device_init = base.Device.__init__
+    device_class = serial_interface.SerialDevice
+    device_init, read_internal = device_class.__init__, device_class._read_internal
 
-    def init(self: base.Device, *args: Any, **kwargs: Any) -> None:
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
         device_init(self, *args, **kwargs)
-        self.monitor = ByteMonitor()  # type: ignore[attr-defined]
+        self.monitor = ByteMonitor()
+        self.tap = self.monitor.publish
 
-    link = serial_link.SerialLink
-    read_chunk, write, device_open = link.read_chunk, link.write, serial_interface.SerialDevice.open
+    def read_with_writes(self: Any, timeout: float) -> Any:
+        if (pending := self.monitor.take_writes()) and self._link is not None:
+            self._link.write(pending)
+        return read_internal(self, timeout)
 
-    def monitored_read(self: Any, timeout: float = serial_link.PORT_TIMEOUT) -> bytes:
-        monitor = getattr(self, "monitor", None)
-        if monitor is not None and (pending := monitor.take_writes()):
-            self.write(pending)
-        data = read_chunk(self, timeout)
-        if monitor is not None:
-            monitor.publish("rx", data)
-        return data
-
-    def monitored_write(self: Any, data: bytes) -> None:
-        write(self, data)
-        monitor = getattr(self, "monitor", None)
-        if monitor is not None:
-            monitor.publish("tx", data)
-
-    def monitored_open(self: Any) -> None:
-        device_open(self)
-        self._link.monitor = self.monitor
-
-    monkeypatch.setattr(base.Device, "__init__", init)
-    monkeypatch.setattr(link, "read_chunk", monitored_read)
-    monkeypatch.setattr(link, "write", monitored_write)
-    monkeypatch.setattr(serial_interface.SerialDevice, "open", monitored_open)
+    monkeypatch.setattr(device_class, "__init__", init)
+    monkeypatch.setattr(device_class, "_read_internal", read_with_writes)
     yield
 
 
