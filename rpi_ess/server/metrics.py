@@ -88,6 +88,8 @@ def _device_families(devices: list[Mapping[str, Any]]) -> Iterator[Metric]:
     yield gauge("episode_reporting", "1 while the episode's failures are being reported to the CSC",
                 episode("reporting"))
     yield gauge("episode_start_timestamp_seconds", "When the current failure episode began", episode("since"))
+    yield gauge("episode_duration_seconds", "How long the current failure episode has lasted", episode("seconds"))
+    yield gauge("episode_failures", "Failures counted in the current episode", episode("failures"))
     yield gauge("episode_budget_remaining_seconds", "Error budget left before the CSC would fault",
                 episode("budget_remaining_s"))
 

@@ -32,7 +32,8 @@ FULL_REPORT: dict[str, Any] = {  # the agreed status_report() shape, every key p
         "state": "streaming", "lines": 100, "errors": 7, "dropped": 2, "reopens": 1, "restarts": 0,
         "rate_hz": 1.5, "good_readings": 93, "error_classes": {"parse": 5, "read": 2}, "last_error_class": "parse",
         "seconds_since_good": 0.4, "queue_depth": 4,
-        "episode": {"active": True, "since": 1700000100.0, "budget_remaining_s": 12.5, "reporting": False},
+        "episode": {"active": True, "since": 1700000100.0, "budget_remaining_s": 12.5, "reporting": False,
+                    "seconds": 30.5, "class": "parse", "failures": 6, "message": "T1: bad line"},
     }],
 }
 
@@ -59,6 +60,7 @@ def test_every_agreed_status_key_becomes_a_metric() -> None:
         ("rpi_ess_device_seconds_since_good_reading", t1): 0.4,
         ("rpi_ess_device_episode_active", t1): 1, ("rpi_ess_device_episode_reporting", t1): 0,
         ("rpi_ess_device_episode_budget_remaining_seconds", t1): 12.5,
+        ("rpi_ess_device_episode_duration_seconds", t1): 30.5, ("rpi_ess_device_episode_failures", t1): 6,
         ("rpi_ess_device_state", (("device", "T1"), ("state", "streaming"))): 1,
         ("rpi_ess_client_connected", ()): 1, ("rpi_ess_client_lines_sent_total", ()): 120,
         ("rpi_ess_client_bytes_sent_total", ()): 9000, ("rpi_ess_client_lines_dropped_total", ()): 3,
