@@ -93,6 +93,16 @@ def checks(results: dict[str, Any]) -> list[Check]:
             Check("drop warnings in the server log", name, slow["drop_warnings_in_log"], "", "> 0", "", 0),
             Check("instrument writes that blocked", name, slow["write_stalls"] + slow["overruns"], "", "== 0", "", 0),
         ]
+    if metrics := results.get("metrics"):
+        found += [
+            Check("metrics scrapes (failed)", f"every {metrics['scrape_interval_s']:g} s", metrics["scrape_failures"],
+                  "", "== 0", "", 0),
+            Check("server CPU per scrape", f"{metrics['samples_per_scrape']} samples", metrics["scrape_cpu_ms"], "ms",
+                  "", "", 2),
+        ]
+    if tap := results.get("tap"):
+        found += [Check("tap: bytes shown", tap["device"], tap["bytes"], "B", "", "", 0),
+                  Check("tap: bytes dropped (tap too slow)", tap["device"], tap["dropped_bytes"], "B", "", "", 0)]
     return found
 
 

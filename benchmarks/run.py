@@ -28,9 +28,10 @@ if __package__ in (None, ""):  # run as a script: benchmarks/run.py
     __package__ = "benchmarks"
 
 from .instruments import InstrumentProcess
+from .ops import OpsLoad, write_node_config
 from .report import Check, checks, markdown_table, print_table, write_json
 from .scenarios import Bench
-from .server import FloorProcess, ServerProcess, import_floor_rss_mb
+from .server import FloorProcess, ServerProcess, free_port, import_floor_rss_mb
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -106,9 +107,13 @@ async def _floor(workdir: Path, instruments: InstrumentProcess, plan: Plan) -> d
                 "fast": await bench.flow(*FAST, plan.floor_seconds), "peak_rss_mb": floor.peak_rss_mb()}
 
 
-async def _scenarios(server: ServerProcess, plan: Plan, only: tuple[str, ...], workdir: Path) -> dict[str, Any]:
+async def _scenarios(server: ServerProcess, plan: Plan, only: tuple[str, ...], workdir: Path,
+                     metrics_port: int | None = None, tap: bool = False) -> dict[str, Any]:
     instruments = InstrumentProcess(max(TYPICAL[0], FAST[0]))
-    bench = Bench(server, instruments)
+    ops = OpsLoad(metrics_port, tap, server.status_socket, server.cpu_seconds) if metrics_port or tap else None
+    bench = Bench(server, instruments, ops.on_configured if ops is not None else None)
+    if ops is not None:
+        ops.start()
     runs = {
         "floor": lambda: _floor(workdir, instruments, plan),
         "idle": lambda: bench.idle(TYPICAL[0], plan.idle_seconds),
@@ -118,8 +123,13 @@ async def _scenarios(server: ServerProcess, plan: Plan, only: tuple[str, ...], w
         "slow_client": lambda: bench.slow_client(*FAST, plan.slow_seconds, RATE_LIMIT),
     }
     try:
-        return {name: await runs[name]() for name in SCENARIOS if name in only}
+        results = {name: await runs[name]() for name in SCENARIOS if name in only}
+        if ops is not None:
+            results.update(ops.summary())
+        return results
     finally:
+        if ops is not None:
+            await ops.close()
         instruments.close()
 
 
@@ -140,7 +150,8 @@ def _stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
         profiler.wait()
 
 
-def run(plan: Plan, workdir: Path, only: tuple[str, ...] = SCENARIOS, profile: Path | None = None) -> dict[str, Any]:
+def run(plan: Plan, workdir: Path, only: tuple[str, ...] = SCENARIOS, profile: Path | None = None,
+        metrics: bool = False, tap: bool = False) -> dict[str, Any]:
     began, (idle_before, total_before) = time.monotonic(), _cpu_idle_total()
     results: dict[str, Any] = {
         "meta": {
@@ -152,15 +163,19 @@ def run(plan: Plan, workdir: Path, only: tuple[str, ...] = SCENARIOS, profile: P
             "loadavg_before": _loadavg(),
             "source": _source_version(),
             "plan": plan.__dict__,
+            "metrics": metrics,
+            "tap": tap,
         },
         "import_floor_rss_mb": import_floor_rss_mb(),
     }
     startup = _startup_samples(workdir, plan.startup_runs - 1)
-    with ServerProcess(workdir) as server:
+    metrics_port = free_port() if metrics else None
+    node_config = write_node_config(workdir / "node.yaml", metrics_port) if metrics_port is not None else None
+    with ServerProcess(workdir, node_config=node_config) as server:
         startup.append(server.start())
         profiler = _start_profiler(server.pid, profile) if profile else None
         try:
-            results.update(asyncio.run(_scenarios(server, plan, only, workdir)))
+            results.update(asyncio.run(_scenarios(server, plan, only, workdir, metrics_port, tap)))
         finally:
             if profiler is not None:
                 _stop_profiler(profiler)
@@ -183,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow-seconds", type=float, help="length of the slow-client scenario (default 60 s)")
     parser.add_argument("--only", default=",".join(SCENARIOS),
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)")
+    parser.add_argument("--metrics", action="store_true", help="server.metrics_port set, scraped every 15 s")
+    parser.add_argument("--tap", action="store_true", help="a tap attached to T1 for the whole run")
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="sample the server with py-spy (pip install py-spy) into FILE, collapsed stacks")
     args = parser.parse_args(argv)
@@ -193,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.slow_seconds is not None:
         plan = Plan(**{**plan.__dict__, "slow_seconds": args.slow_seconds})
     with tempfile.TemporaryDirectory(prefix="rpi-ess-bench-") as tmp:
-        results = run(plan, Path(tmp), only, args.profile)
+        results = run(plan, Path(tmp), only, args.profile, args.metrics, args.tap)
     log = results.pop("server_log")
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     log_path = args.json_out.with_suffix(".server.log")
@@ -207,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{meta['wall_seconds']} s, "
              f"load average before/after {meta['loadavg_before'][0]:.2f}/{meta['loadavg_after'][0]:.2f}, "
              f"CPUs idle {meta['machine_idle_percent']:g} % of the run"
+             f"{', metrics on (scraped every 15 s)' if args.metrics else ''}{', tap on T1' if args.tap else ''}"
              f"{' (--quick: only lines lost, peak RSS and blocked writes are judged)' if args.quick else ''}")
     print_table(all_checks, title)
     write_json(results, all_checks, args.json_out)

@@ -12,7 +12,7 @@ import asyncio
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,10 +76,13 @@ def rss_growth(samples: Sequence[tuple[float, float]]) -> float:
 class Bench:
     server: ServerProcess
     instruments: InstrumentProcess
+    on_configured: Callable[[], Awaitable[None]] | None = None  # --ops: attach the tap
 
     async def _open(self, count: int) -> tuple[CscClient, list[str]]:
         devices = [device_config(i + 1, port) for i, port in enumerate(self.instruments.ports[:count])]
         client = await CscClient.connect(self.server.port, devices)
+        if self.on_configured is not None:
+            await self.on_configured()
         await asyncio.to_thread(self.instruments.sync, count)
         return client, [d["name"] for d in devices]
 

@@ -57,7 +57,8 @@ def import_floor_rss_mb() -> float:
 class ServerProcess:
     """One ``rpi-ess serve`` on 127.0.0.1 with its log in ``workdir``."""
 
-    def __init__(self, workdir: Path, name: str = "server") -> None:
+    def __init__(self, workdir: Path, name: str = "server", node_config: Path | None = None) -> None:
+        self.node_config = node_config  # --config FILE (the --ops run's metrics_port)
         self.port = free_port()
         self.status_socket = str(workdir / f"{name}.sock")
         self.log_path = workdir / f"{name}.log"
@@ -66,8 +67,9 @@ class ServerProcess:
         self.pid = 0
 
     def command(self) -> list[str]:
+        config = ["--config", str(self.node_config)] if self.node_config is not None else []
         return [sys.executable, "-m", "rpi_ess", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                "--status-socket", self.status_socket]
+                "--status-socket", self.status_socket, *config]
 
     def start(self) -> float:
         """Start the server; return seconds from process start to accepting a connection."""

@@ -12,7 +12,7 @@ from .actions import PrintAndExit
 __all__ = ["main"]
 
 #: sub-command modules, in the order ``--help`` lists them
-SUBCOMMANDS = ("serve", "demo", "client", "diag", "udev")
+SUBCOMMANDS = ("serve", "demo", "client", "diag", "tap", "udev")
 
 
 def _version() -> str:

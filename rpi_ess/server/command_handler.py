@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..devices import Device, create_device
+from ..devices import create_device
 from ..devices.config import ConfigError, DeviceConfig, parse_configuration
 from ..devices.episodes import EpisodeBook
 from ..devices.runner import DeviceRunner, RunnerSettings
@@ -108,6 +108,10 @@ class CommandHandler:
             await asyncio.shield(self._stop_task)  # the previous client's devices are still closing
         if self.started and not self.handed_over:
             return {"response": int(ResponseCode.ALREADY_STARTED)}
+        if self.simulation_mode:  # the real backends, on simulated instruments (sim:// ports, emulated I2C)
+            from ..simulation.configs import simulated_configuration
+
+            configuration = simulated_configuration(configuration)
         try:
             configs = parse_configuration(configuration, tuple(SENSOR_TYPES), self.node_config.max_devices)
         except ConfigError as e:
@@ -232,12 +236,7 @@ class CommandHandler:
 
     def _make_runner(self, config: DeviceConfig) -> DeviceRunner:
         sensor = create_sensor(config.sensor_type, config.channels)
-        if self.simulation_mode:
-            from ..devices.interfaces.simulated import SimulatedDevice
-
-            device: Device = SimulatedDevice(config, sensor)
-        else:
-            device = create_device(config, sensor)
+        device = create_device(config, sensor)
         queue = self.server.telemetry.add_device(config.name)
         settings = RunnerSettings(
             silence_timeout=config.silence_timeout or max(5.0, 3.0 * sensor.period),

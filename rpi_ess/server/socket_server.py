@@ -73,6 +73,7 @@ class SocketServer(OneClientReadLoopServer):
         self._background: set[asyncio.Task[Any]] = set()
         self._status_server: Any = None
         self._monitor_task: asyncio.Task[None] | None = None
+        self.side_servers: Any = None  # raw instrument ports and metrics (side_servers.py)
         self.exit_requested = False  # set by the `exit` command (serve then exits with EXIT_REQUESTED)
         node = self.node_config
         super().__init__(
@@ -103,6 +104,9 @@ class SocketServer(OneClientReadLoopServer):
 
             self._status_server = StatusSocketServer(self.status_socket_path, self.command_handler, self.log)
             await self._status_server.start()
+        from .side_servers import start_side_servers
+
+        self.side_servers = await start_side_servers(self)
         self._monitor_task = asyncio.create_task(self._monitor())
         if self.simulation_mode:
             self.log.info("Simulation mode: every configured instrument is simulated")
@@ -185,6 +189,9 @@ class SocketServer(OneClientReadLoopServer):
             self._monitor_task.cancel()
             await asyncio.gather(self._monitor_task, return_exceptions=True)
             self._monitor_task = None
+        if self.side_servers is not None:
+            await self.side_servers.close()
+            self.side_servers = None
         if self._status_server is not None:
             await self._status_server.close()
             self._status_server = None

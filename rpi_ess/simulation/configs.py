@@ -22,7 +22,7 @@ from .urlhandler.protocol_sim import SCHEME
 __all__ = ["register", "sim_url", "simulated_configuration", "simulated_device_config"]
 
 #: The field that names the instrument's port, per serial-family device type.
-_PORT_FIELDS = {"Serial": "serial_port", "FTDI": "ftdi_id"}
+_PORT_FIELDS = {"Serial": "serial_port", "FTDI": "ftdi_id", "Sensirion": "serial_port"}
 
 
 def register() -> None:
@@ -54,6 +54,8 @@ def simulated_device_config(entry: Any) -> Any:
     device_type, sensor_type = entry.get("device_type"), entry.get("sensor_type")
     if device_type == "I2C":
         return {**entry, "i2c_bus_factory": "sim"}
+    if device_type == "Sensirion":  # its port may be absent (the reference's fixed socket name)
+        entry = {**entry, "sensor_type": "Sps30", "serial_port": entry.get("serial_port") or "sim"}
     field = _PORT_FIELDS.get(device_type) if isinstance(device_type, str) else None
     port = entry.get(field) if field is not None else None
     simulated = isinstance(sensor_type, str) and sensor_type in SIMULATORS

@@ -10,12 +10,12 @@ import pytest
 
 from rpi_ess.devices import create_device
 from rpi_ess.devices.base import DeviceError
+from rpi_ess.devices.config import DeviceConfig, parse_configuration
 from rpi_ess.devices.interfaces.i2c import I2cDevice
 from rpi_ess.devices.interfaces.serial import SerialDevice
 from rpi_ess.diag.simulate import LiveServer
 from rpi_ess.diag.status import query_status
 from rpi_ess.sensors import SENSOR_TYPES, create_sensor
-from rpi_ess.devices.config import DeviceConfig, parse_configuration
 from rpi_ess.simulation.configs import register, simulated_configuration, simulated_device_config
 from rpi_ess.simulation.demo_config import DEMO_DEVICES, demo_devices
 

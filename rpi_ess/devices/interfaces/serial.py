@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...tai import tai_time
 from ..base import Device, DeviceError, Record
+from ..monitor import ByteMonitor
 from ..readers import READERS, PortReader
 from ..serial_link import SerialLink, is_url
 
@@ -38,8 +39,9 @@ class SerialDevice(Device):
         self._link: SerialLink | None = None
         self._reader: PortReader | None = None
         self._lock = threading.Lock()  # interrupt() (any thread) against open/close (owner thread)
-        #: raw-byte observer handed to every link this device opens (tap, raw ports)
-        self.tap: Callable[[str, bytes], None] | None = None
+        #: the raw bytes of every link this device opens, for the tap and raw ports
+        self.monitor = ByteMonitor()
+        self.tap: Callable[[str, bytes], None] | None = self.monitor.publish
 
     @classmethod
     def check_config(cls, check: FieldChecker, sensor_type: str | None) -> dict[str, Any]:
@@ -77,6 +79,8 @@ class SerialDevice(Device):
         reader = self._reader
         if reader is None:
             raise DeviceError(f"{self.where}: port is not open")
+        if (pending := self.monitor.take_writes()) and self._link is not None:
+            self._link.write(pending)  # a writable raw port's bytes, sent by the owning thread
         return reader.read_once(timeout)
 
     def _wake(self) -> None:
