@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .diag.timex import KernelClock, read_kernel_clock
+from .timex import KernelClock, read_kernel_clock
 
 __all__ = ["ClockSync", "TaiClock", "clock_sync", "leap_offset", "tai_time"]
 

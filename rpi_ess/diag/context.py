@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..server.status_paths import find_status_socket
-from .timex import KernelClock, read_kernel_clock
+from ..timex import KernelClock, read_kernel_clock
 
 if TYPE_CHECKING:
     from ..devices.config import DeviceConfig

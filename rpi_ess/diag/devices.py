@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..devices import DeviceError, backend_class, create_device
 from ..devices.interfaces.serial import SerialDevice
+from ..devices.readers import READERS, LineReader
 from ..devices.serial_link import SerialLink, is_url
 from ..sensors import create_sensor
 from ..tai import tai_time
@@ -319,6 +320,6 @@ def check_device(ctx: DiagContext, config: DeviceConfig, server_device: dict[str
                                "status socket path (--status-socket).")
             return _result(name, Status.FAIL, f"{device.describe} is busy, held by {who}", data=data,
                            hint=holder_hint(holders))
-    if isinstance(device, SerialDevice) and url is not None and sensor.protocol == "lines":
+    if isinstance(device, SerialDevice) and url is not None and READERS.get(sensor.protocol) is LineReader:
         return _listen_serial(ctx, config, sensor, device, url, window)
     return _listen_backend(config, sensor, device, window)

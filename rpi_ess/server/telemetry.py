@@ -18,6 +18,11 @@ made at :meth:`TelemetryQueue.attach` and closed (under the lock) by :meth:`Tele
 asyncio closes its own descriptor the moment the peer resets the connection; ours stays
 valid until we close it, so a reader thread can never write into a descriptor number that
 the process has meanwhile reused for a serial port or a file.
+
+Each :class:`DeviceQueue` belongs to one client session: :meth:`TelemetryQueue.clear` closes
+every queue it forgets (under the same lock), and a closed queue discards what its runner
+still hands it. A reader thread that finishes one last read after its client left can
+therefore never put that line in front of the next client.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ def _worth_logging(before: int, after: int) -> bool:
 class DeviceQueue:
     """Bounded line queue of one device, the sink of its runner; thread-safe."""
 
-    __slots__ = ("_lines", "_name_json", "_owner", "dropped", "name")
+    __slots__ = ("_lines", "_name_json", "_owner", "closed", "dropped", "name")
 
     def __init__(self, owner: TelemetryQueue, name: str, maxlen: int) -> None:
         self._owner = owner
@@ -67,6 +72,7 @@ class DeviceQueue:
         self._name_json = json.dumps(name)
         self.name = name
         self.dropped = 0
+        self.closed = False  # set (under the owner's lock) when its session ends: lines are discarded
 
     @property
     def depth(self) -> int:
@@ -81,10 +87,12 @@ class DeviceQueue:
         """Send or queue the lines of one read (several at once when the instrument is fast)."""
         lines = self._lines
         owner = self._owner
-        if not lines and owner.send_now(b"".join(new_lines), len(new_lines)):
+        if not lines and owner.send_now(b"".join(new_lines), len(new_lines), self):
             return
         dropped = 0
         with owner._lock:  # the event loop pops under the same lock: drops are counted exactly
+            if self.closed:
+                return
             for line in new_lines:
                 dropped += len(lines) == lines.maxlen
                 lines.append(line)
@@ -130,6 +138,8 @@ class TelemetryQueue:
     def remove_devices(self, queues: list[DeviceQueue]) -> None:
         """Forget the queues of devices that were stopped (a refused configure)."""
         with self._lock:
+            for queue in queues:
+                queue.closed = True
             self._queues = [q for q in self._queues if q not in queues]
 
     def attach(self, writer: asyncio.StreamWriter) -> None:
@@ -153,6 +163,8 @@ class TelemetryQueue:
             writer = self._writer
             if writer is not None and not writer.transport.is_closing():
                 self._take_remainder(writer.transport)
+            for queue in self._queues:
+                queue.closed = True
             self._queues = []
             self._writer = None
             if self._fd is not None:
@@ -164,11 +176,16 @@ class TelemetryQueue:
             self._drain_task.cancel()
             self._drain_task = None
 
-    def send_now(self, data: bytes, count: int = 1) -> bool:
-        """Send ``count`` whole lines from the calling thread if nothing is waiting; False: queue them."""
+    def send_now(self, data: bytes, count: int, queue: DeviceQueue) -> bool:
+        """Send ``count`` whole lines of ``queue`` from the calling thread if nothing is waiting.
+
+        False: queue them. A closed queue's lines are never sent (True: nothing left to do).
+        """
         if not self._direct:
             return False
         with self._lock:
+            if queue.closed:
+                return True
             writer = self._writer
             if not self._direct or writer is None or writer.transport.get_write_buffer_size():
                 return False

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from rpi_ess.diag.timex import KernelClock, read_kernel_clock
 from rpi_ess.tai import ClockSync, clock_sync, tai_time
+from rpi_ess.timex import KernelClock, read_kernel_clock
 
 
 def test_real_kernel_clock_is_read_and_described():

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from rpi_ess.diag.context import CommandResult, DiagContext, DiskUsage
-from rpi_ess.diag.timex import KernelClock
 from rpi_ess.simulation.instruments import create_simulator
 from rpi_ess.simulation.pty import PtyInstrument
+from rpi_ess.timex import KernelClock
 
 GIB = 1 << 30
 SETTLE = 10.0  # generous: a loaded CI machine may take a while to end threads

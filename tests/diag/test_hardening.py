@@ -23,8 +23,8 @@ from rpi_ess.diag.devices import plan_device_checks
 from rpi_ess.diag.model import CheckResult, Report, Status
 from rpi_ess.diag.report import render_text, text_console
 from rpi_ess.diag.runner import diagnose
-from rpi_ess.diag.timex import KernelClock
 from rpi_ess.server.status_paths import find_status_socket, serve_status_socket, status_socket_candidates
+from rpi_ess.timex import KernelClock
 
 WAIT = 20.0
 

@@ -13,6 +13,7 @@ import math
 import os
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -233,6 +234,13 @@ async def raw_connect(port: int, host: str = "127.0.0.1", rcvbuf: int | None = N
         sock.close()
         raise
     return await asyncio.open_connection(sock=sock, limit=1 << 20, **kwargs)
+
+
+async def reset(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP RST (SO_LINGER 0), as a crashed client or a pulled cable after a timeout."""
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+    await asyncio.sleep(0)
 
 
 Connect = Callable[..., Awaitable[WireClient]]

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import socket
-import struct
 
 from rpi_ess.server.node_config import NodeConfig
 from rpi_ess.server.telemetry import WRITE_BUFFER_LIMIT
@@ -26,18 +25,12 @@ from .conftest import (
     numbers,
     raw_connect,
     received_until_closed,
+    reset,
     serial_entry,
     settle_to,
     telemetry_until,
     wait_until,
 )
-
-
-async def reset(writer: asyncio.StreamWriter) -> None:
-    """Close with a TCP RST (SO_LINGER 0), as a crashed client or a pulled cable after a timeout."""
-    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
-    await asyncio.sleep(0)
 
 
 def shrink_send_buffer(server) -> None:
