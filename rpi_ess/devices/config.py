@@ -9,6 +9,7 @@ no ``assert`` (it vanishes under ``python -O``) and no exception escapes for bad
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ MAX_BAUD = 4_000_000
 MAX_SHOWN = 40  # characters of a bad value echoed back, so an error never outgrows the request
 MAX_ERRORS = 20  # errors listed in one response; the rest are counted
 #: keys the CSC sends for its own use; checked for type only (PROTOCOL 2.6, 6.1)
+_ABSENT: Any = object()  # marks a key that is not in the entry (null is a value)
+
 _CSC_KEYS: dict[str, tuple[type, ...]] = {
     "location": (str,),
     "num_samples": (int,),
@@ -75,7 +78,9 @@ class ConfigError(ValueError):
 
 
 def _show(value: Any) -> str:
-    """Short, always-printable repr of a client-supplied value for an error message."""
+    """Short, always-printable repr of a client-supplied value for an error message (JSON spelling)."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
     try:
         text = repr(value)
     except ValueError:  # an int too large to print
@@ -98,8 +103,10 @@ def _is_number(value: Any) -> bool:
 class FieldChecker:
     """Collects every error of one device entry, each naming the device and the field.
 
-    A key that is present with the value ``null`` counts as absent (the CSC's YAML can
-    produce it); the default then applies, or "is required" is reported.
+    An absent key takes the default (the CSC's defaults, PROTOCOL Appendix C) or is reported
+    as required; a key present with ``null`` is a wrong type like any other ("got null"): the
+    CSC's schema never allows null for these fields. Fields the server ignores (``host``,
+    ``port``, which the CSC's ``as_dict`` emits as null) are not checked.
     """
 
     def __init__(self, index: int, entry: Mapping[str, Any]) -> None:
@@ -112,8 +119,8 @@ class FieldChecker:
         self.errors.append(f"{self.label}: {key} {problem}")
 
     def string(self, key: str, required: bool = False, default: str | None = None) -> str | None:
-        value = self.entry.get(key)
-        if value is None:
+        value = self.entry.get(key, _ABSENT)
+        if value is _ABSENT:
             if required:
                 self.error(key, "is required")
             return default
@@ -123,8 +130,8 @@ class FieldChecker:
         return value
 
     def integer(self, key: str, low: int, high: int, default: int | None = None) -> int | None:
-        value = self.entry.get(key)
-        if value is None:
+        value = self.entry.get(key, _ABSENT)
+        if value is _ABSENT:
             return default
         if not _is_int(value) or not low <= value <= high:
             self.error(key, f"must be an integer from {low} to {high}, got {_show(value)}")
@@ -132,8 +139,8 @@ class FieldChecker:
         return int(value)
 
     def number(self, key: str, low: float, high: float) -> float | None:
-        value = self.entry.get(key)
-        if value is None:
+        value = self.entry.get(key, _ABSENT)
+        if value is _ABSENT:
             return None
         if not _is_number(value) or not low <= value <= high:
             self.error(key, f"must be a number from {low:g} to {high:g}, got {_show(value)}")
@@ -172,8 +179,8 @@ def _parse_device(index: int, entry: Any, sensor_types: tuple[str, ...]) -> Devi
         "silence_timeout": check.number("silence_timeout", 0.1, 3600.0),
     }
     for key, types in _CSC_KEYS.items():
-        value = entry.get(key)
-        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+        value = entry.get(key, _ABSENT)
+        if value is not _ABSENT and (not isinstance(value, types) or isinstance(value, bool)):
             check.error(key, f"must be of type {'/'.join(t.__name__ for t in types)}, got {_show(value)}")
     own = backend.check_config(check, sensor_type) if backend is not None else {}
     if check.errors or name is None or sensor_type is None or device_type is None or backend is None:

@@ -105,3 +105,31 @@ def test_i2c_address_as_hex_string():
     messages = errors_of({"devices": [
         {"name": "H", "sensor_type": "HX85A", "device_type": "I2C", "chip": "SHT4x", "address": "zz"}]})
     assert any("address must be an integer or a hex string" in m for m in messages)
+
+
+NULLABLE_BY_BACKEND = {
+    "Serial": ({"name": "T", "sensor_type": "Temperature", "channels": 2, "device_type": "Serial",
+                "serial_port": "/dev/a", "baud_rate": 9600},
+               ("name", "sensor_type", "device_type", "channels", "serial_port", "baud_rate", "poll_interval",
+                "power_relay_pin", "silence_timeout", "location", "num_samples", "safe_interval", "threshold")),
+    "FTDI": ({"name": "T", "sensor_type": "Windsonic", "device_type": "FTDI", "ftdi_id": "A1"},
+             ("ftdi_id", "baud_rate")),
+    "Sensirion": ({"name": "PM", "sensor_type": "Sps30", "device_type": "Sensirion", "baud_rate": 0},
+                  ("serial_port", "baud_rate")),
+    "I2C": ({"name": "H", "sensor_type": "HX85A", "device_type": "I2C", "chip": "SHT4x"},
+            ("chip", "address", "i2c_bus")),
+}
+
+
+@pytest.mark.parametrize(("device", "key"), [(device, key) for device, keys in NULLABLE_BY_BACKEND.values()
+                                             for key in keys])
+def test_a_null_field_is_an_error_that_says_null(device, key):
+    # issue 15.2: ``"baud_rate": null`` used to be internal error 30; absent means the default, null is a wrong type
+    errors = errors_of({"devices": [{**device, key: None}]})
+    assert any(f"{key} " in error and "null" in error for error in errors), errors
+
+
+def test_ignored_fields_may_be_null_as_the_cscs_as_dict_emits_them():
+    (config,) = parse_configuration({"devices": [{**NULLABLE_BY_BACKEND["Serial"][0], "host": None, "port": None}]},
+                                    TYPES)
+    assert config.extra == {"host": None, "port": None}
