@@ -1,9 +1,12 @@
 """rpi_ess: Raspberry Pi environmental-sensor server, wire-compatible with the Rubin ESS controller.
 
-Layers, following a byte from instrument to client:
-``devices`` (bytes enter) -> ``sensors`` (bytes become numbers) -> ``server`` (numbers become
-telemetry lines) -> ``tcpip`` (lines leave). ``simulation`` stands in for hardware; ``cli`` is the
-``rpi-ess`` command.
+Following a byte from instrument to client: ``devices`` (bytes enter; one runner thread per
+device) -> ``sensors`` (bytes become numbers) -> ``server`` (numbers become telemetry lines,
+written to the client's socket by ``server.telemetry``; commands). ``tcpip`` is the TCP layer
+the server is built on (one client, heartbeats); telemetry does not pass through it.
+``simulation`` plugs simulated instruments in under the real backends; ``diag`` and ``cli``
+(the ``rpi-ess`` command) sit on top. The layers are enforced by ``lint-imports``
+(docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
