@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -106,9 +105,7 @@ async def serve(args: argparse.Namespace, node: Any, status_socket: str | None) 
         status_socket=status_socket,
     )
     await server.start_task
-    helpers = [asyncio.create_task(_watchdog(sdnotify))]
-    if node.status_led_pin is not None:
-        helpers.append(asyncio.create_task(_status_led(server, node.status_led_pin)))
+    helpers = [asyncio.create_task(_watchdog(sdnotify))]  # the status LED is the server's (SocketServer._monitor)
     sdnotify.ready(f"listening on port {server.port}")
     stop_task = asyncio.create_task(stop.wait())
     await asyncio.wait([stop_task, server.done_task], return_when=asyncio.FIRST_COMPLETED)
@@ -132,21 +129,3 @@ async def _watchdog(sdnotify: Any) -> None:
     while True:
         sdnotify.watchdog()
         await asyncio.sleep(interval)
-
-
-async def _status_led(server: Any, pin: int) -> None:
-    """Steady = serving, blinking = telemetry flowing, fast = a device in error."""
-    from ..devices.gpio import StatusLed
-
-    led = StatusLed(pin)
-    try:
-        while True:
-            devices = server.command_handler.runners
-            if any(r.stats.state != "streaming" for r in devices):
-                led.set_state("error")
-            else:
-                led.set_state("streaming" if devices else "serving")
-            await asyncio.sleep(0.5)
-    finally:
-        with contextlib.suppress(Exception):
-            led.set_state("off")

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CommandHandler"]
 
-OPEN_TIMEOUT = 5.0  # seconds for the first opens in refuse mode; keeps configure inside the heartbeat limit
+OPEN_TIMEOUT = 5.0  # seconds configure waits for the first opens (both modes); inside the heartbeat limit
 
 
 def in_daemon_thread(loop: asyncio.AbstractEventLoop, function: Callable[[], Any], name: str) -> asyncio.Future[Any]:
@@ -239,7 +239,8 @@ class CommandHandler:
         device = create_device(config, sensor)
         queue = self.server.telemetry.add_device(config.name)
         settings = RunnerSettings(
-            silence_timeout=config.silence_timeout or max(5.0, 3.0 * sensor.period),
+            # three records missed; a polled device (SPS30, I2C) sends one record per poll_interval
+            silence_timeout=config.silence_timeout or max(5.0, 3.0 * max(sensor.period, config.poll_interval or 0.0)),
             error_budget=self.node_config.error_report_seconds,
         )
         return DeviceRunner(config.name, device, sensor, queue, settings, relay=self._relay(config),

@@ -55,7 +55,7 @@ class DeviceAllowList:
 
     def problem(self, config: DeviceConfig) -> str | None:
         """Why the node refuses to open this device, or None if it is allowed."""
-        if config.serial_port is not None and config.device_type == "Serial":
+        if config.serial_port is not None:  # every backend that opens a serial port (Serial, Sensirion)
             port = config.serial_port
             if "://" not in port:
                 port = os.path.normpath(port)  # no /dev/ess/../sda tricks

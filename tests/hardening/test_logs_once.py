@@ -41,7 +41,7 @@ def messages(records: pytest.LogCaptureFixture, pattern: str) -> list[str]:
 
 async def test_one_connection_logs_one_connect_and_one_listen(make_server, records):
     server = await make_server(simulation_mode=0, node_config=NodeConfig(heartbeat_timeout=30.0))
-    reader, writer = await raw_connect(server.port)
+    _reader, writer = await raw_connect(server.port)
     writer.write(b"heartbeat\r\n")
     await wait_until(lambda: bool(messages(records, "Client connected")), what="the connect to be logged")
     writer.close()

@@ -12,8 +12,16 @@ from rpi_ess.server.node_config import (
 )
 
 
-def serial(port: str) -> DeviceConfig:
-    return DeviceConfig(name="T", sensor_type="Temperature", device_type="Serial", serial_port=port)
+def serial(port: str, device_type: str = "Serial") -> DeviceConfig:
+    return DeviceConfig(name="T", sensor_type="Temperature", device_type=device_type, serial_port=port)
+
+
+def test_a_sensirion_port_is_held_to_the_same_allow_list_as_a_serial_one():
+    # found in review: device_type Sensirion opened any serial_port, network URLs included
+    assert "network ports must be listed" in DeviceAllowList().problem(serial("socket://10.0.0.1:80", "Sensirion"))
+    listed = DeviceAllowList(serial_ports=("/dev/ttyUSB_*",))
+    assert listed.problem(serial("/dev/ttyUSB_upper_right", "Sensirion")) is None
+    assert "allowed_devices.serial_ports" in listed.problem(serial("/dev/ttyAMA0", "Sensirion"))
 
 
 def test_default_allows_local_paths_but_not_network_urls():

@@ -127,6 +127,21 @@ async def test_device_that_cannot_open_leaves_nothing_running(make_server, clien
     assert status["status"]["configured"] is False and status["status"]["devices"] == []
 
 
+@pytest.mark.parametrize(("entry", "silence"), [
+    ({"sensor_type": "Sps30", "device_type": "Sensirion", "poll_interval": 8}, 24.0),  # 3 polls missed
+    ({"sensor_type": "Sps30", "device_type": "Sensirion"}, 5.0),
+    ({"sensor_type": "LD250", "device_type": "Serial", "silence_timeout": 2.5}, 2.5),
+])
+async def test_silence_limit_follows_the_poll_interval(make_server, clients, tmp_path, entry, silence):
+    # found in review: an SPS30 polled every 8 s reported "no data for 5.0 s" between every two polls
+    server = await make_server(simulation_mode=0)
+    client = await clients(server.port)
+    await client.send(configure_line({"name": "P", "serial_port": str(tmp_path / "absent"), **entry}) + b"\r\n")
+    _, message = await client.response()
+    assert message["response"] == 0, message
+    assert server.command_handler.runners[0].settings.silence_timeout == silence
+
+
 def _fd_target(fd: str) -> str:
     try:
         return os.readlink(f"/proc/self/fd/{fd}")

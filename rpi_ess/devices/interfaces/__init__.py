@@ -1,1 +1,4 @@
-"""One backend per bus kind (``device_type``): Serial, FTDI, I2C, and Simulated for ``--simulate``."""
+"""One backend per bus kind (``device_type``): Serial, FTDI, Sensirion (SPS30 over UART), I2C.
+
+Simulation opens the same backends on ``sim://`` ports and the emulated I2C bus factory.
+"""

@@ -1,7 +1,7 @@
 """Instrument simulators: the exact bytes each sensor type sends, one record per call.
 
 ``create_simulator(sensor_type, channels, seed)`` returns an object with ``period``
-(seconds between records) and ``next_bytes()``; used by the simulated device backend,
+(seconds between records) and ``next_bytes()``; used by the ``sim://`` serial ports,
 the pseudo-terminal instruments, tests and benchmarks.
 """
 

@@ -1,7 +1,7 @@
 """``sim://<sensor_type>?...``: a pyserial port with a simulated instrument at its other end.
 
 The port is what the serial backends open instead of ``/dev/ttyUSB0``, so simulation runs
-the real :class:`~rpi_ess.devices.interfaces.serial.SerialLink`, framers, readers, SPS30
+the real :class:`~rpi_ess.devices.serial_link.SerialLink`, framers, readers, SPS30
 poller and parsers. The instrument sends the exact bytes of the real one at its real rate
 and baud (see :mod:`rpi_ess.simulation.line`); an SPS30 answers the SHDLC requests written
 to it. Reads honour the port timeout and :meth:`Serial.cancel_read`.
