@@ -114,3 +114,18 @@ async def test_error_budget_without_keepalives(make_server, connect, tmp_path):
     assert codes == [STILL_FAILING, READ_ERROR] * 2, codes
     assert_error_payloads(lines, "HX85A", None)
     assert max(csc_timer_ages(lines)) < BUDGET
+
+
+async def test_clearing_line_reaches_a_csc_that_held_a_timer(make_server, connect, make_instrument, tmp_path):
+    """Production settings (budget 120 s, keep-alive 30 s), another instrument streaming. The CSC
+    skips every line before its configure response (PROTOCOL 6.2) and may hold an old timer for
+    the dead sensor (Appendix C facts 1-2: a reconnect during an outage): the dead sensor's first
+    line after the response must clear that timer, not be a code-10 line that makes the CSC raise."""
+    server = await make_server(simulation_mode=0, node_config=NodeConfig(heartbeat_timeout=30.0))
+    ok, _ = make_instrument("ok", 0.2)
+    client = await connect(server.port)
+    await client.send(configure_line(serial_entry("ok", ok.port), serial_entry("bad", str(tmp_path / "absent"))))
+    await client.response()  # the CSC: lines before it are skipped
+    after = await timed_lines(client, ERROR_INTERVAL + 1.0)
+    bad = [message["telemetry"]["response_code"] for _, message in after if message["telemetry"]["name"] == "bad"]
+    assert bad and bad[0] != READ_ERROR, f"codes of 'bad' after the configure response: {bad}"
