@@ -126,6 +126,7 @@ class SocketServer(OneClientReadLoopServer):
         if line == HEARTBEAT:
             self.handle_received_heartbeat()
             return
+        command = None
         try:
             command, parameters = parse_command(line)
             if not self._rate.allow():
@@ -141,6 +142,8 @@ class SocketServer(OneClientReadLoopServer):
         if response is not None:
             self.command_handler.results[response["response"]] += 1
             await self._reply(response)
+            if command == "configure" and response["response"] == ResponseCode.OK:
+                self.command_handler.configure_answered()
 
     async def close_client(self, **kwargs: Any) -> None:
         """Stop telemetry, close the socket, and finish closing the devices (PROTOCOL 1.5).
