@@ -173,20 +173,6 @@ class DeviceRunner:
             self.sink = sink
             self._cleared, self._timer_since, self._last_error_emit = False, None, float("-inf")
 
-    def session_started(self) -> None:
-        """The client has been sent its configure response and reads telemetry from now on.
-
-        It skipped every line before that response (PROTOCOL 6.2), this session's clearing
-        line included, and may still hold an error timer for this sensor from an earlier
-        session (Appendix C): a failing device clears it at once, so its next code-10 line is
-        not held against that old timer; any other device clears it before its first code-10 line.
-        """
-        with self._report_lock:
-            if self.failing:
-                self._send_clear(STILL_FAILING)
-            else:
-                self._cleared = False
-
     @property
     def failing(self) -> bool:
         return self.episodes.get(self.identity) is not None

@@ -164,15 +164,6 @@ class CommandHandler:
                                                           f"open-{r.name}") for r in runners))
         return [error for error in results if error is not None]
 
-    def configure_answered(self) -> None:
-        """The configure response has been written: the devices' lines reach the CSC from now on.
-
-        The CSC skips every line before that response (PROTOCOL 6.2), so each runner starts its
-        reporting session again here (see ``DeviceRunner.session_started``).
-        """
-        for runner in self.runners:
-            runner.session_started()
-
     def hand_over(self, telemetry: TelemetryQueue) -> None:
         """The new client (takeover) receives the running devices' telemetry from now on."""
         for runner in self.runners:

@@ -126,12 +126,13 @@ class SocketServer(OneClientReadLoopServer):
         if line == HEARTBEAT:
             self.handle_received_heartbeat()
             return
-        command = None
         try:
             command, parameters = parse_command(line)
             if not self._rate.allow():
                 raise CommandError(ResponseCode.RATE_LIMITED,
                                    f"more than {self._rate.rate:g} commands per second; {command!r} not run")
+            if command == "configure":  # the CSC skips every line before its configure response (PROTOCOL 6.2)
+                self.telemetry.hold()
             response = await call_command(self.command_handler.commands, command, parameters)
         except CommandError as e:
             self.log.warning("Bad command from %s: %s", self._client_address, e.message)
@@ -139,11 +140,12 @@ class SocketServer(OneClientReadLoopServer):
         except Exception as e:
             self.log.exception("Internal error running a command")
             response = error_response(ResponseCode.INTERNAL_ERROR, f"internal error: {e!r}")
-        if response is not None:
-            self.command_handler.results[response["response"]] += 1
-            await self._reply(response)
-            if command == "configure" and response["response"] == ResponseCode.OK:
-                self.command_handler.configure_answered()
+        try:
+            if response is not None:
+                self.command_handler.results[response["response"]] += 1
+                await self._reply(response)
+        finally:
+            self.telemetry.release()  # the devices' first lines follow the response
 
     async def close_client(self, **kwargs: Any) -> None:
         """Stop telemetry, close the socket, and finish closing the devices (PROTOCOL 1.5).

@@ -19,6 +19,11 @@ asyncio closes its own descriptor the moment the peer resets the connection; our
 valid until we close it, so a reader thread can never write into a descriptor number that
 the process has meanwhile reused for a serial port or a file.
 
+While a ``configure`` is being answered the queue is *held* (:meth:`TelemetryQueue.hold`): the
+CSC skips every line that arrives before its configure response (PROTOCOL 6.2), so the first
+readings, and the clearing line that must precede a session's first error line (Appendix C),
+wait in the device queues and follow the response (:meth:`TelemetryQueue.release`).
+
 Each :class:`DeviceQueue` belongs to one client session: :meth:`TelemetryQueue.clear` closes
 every queue it forgets (under the same lock), and a closed queue discards what its runner
 still hands it. A reader thread that finishes one last read after its client left can
@@ -120,6 +125,7 @@ class TelemetryQueue:
         self._fd: int | None = None  # our duplicate of the client's plain TCP socket, for send_now
         self._direct = False  # send_now allowed: nothing of ours is waiting to be written
         self._remainder = b""  # tail of a partial direct send: must be written before anything else
+        self._held = False  # a configure is being answered: lines wait in their queues
 
     @property
     def lines_dropped(self) -> int:
@@ -153,6 +159,20 @@ class TelemetryQueue:
             self.last_sent = time.monotonic()
         self.wake()
 
+    def hold(self) -> None:
+        """Keep every line in its queue until :meth:`release` (a configure is being answered)."""
+        with self._lock:
+            self._held = True
+            self._direct = False
+
+    def release(self) -> None:
+        """Send what :meth:`hold` kept, after the response that was written meanwhile."""
+        if not self._held:
+            return
+        with self._lock:
+            self._held = False
+        self.wake()
+
     def clear(self) -> None:
         """Forget all devices and their pending lines (client gone or devices stopped).
 
@@ -171,6 +191,7 @@ class TelemetryQueue:
                 os.close(self._fd)
                 self._fd = None
             self._direct = False
+            self._held = False
             self._remainder = b""
         if self._drain_task is not None:
             self._drain_task.cancel()
@@ -214,7 +235,7 @@ class TelemetryQueue:
                 return
             self._take_remainder(transport)
             transport.write(data)
-            self._direct = self._fd is not None and not transport.get_write_buffer_size()
+            self._direct = not self._held and self._fd is not None and not transport.get_write_buffer_size()
 
     def _take_remainder(self, transport: asyncio.WriteTransport) -> None:
         if self._remainder:
@@ -233,7 +254,7 @@ class TelemetryQueue:
     def _flush(self) -> None:
         self._wake_pending = False
         writer = self._writer
-        if writer is None or self._drain_task is not None:
+        if writer is None or self._drain_task is not None or self._held:
             return
         transport = writer.transport
         if transport.is_closing():
