@@ -17,11 +17,12 @@ import time
 from datetime import UTC, datetime
 from typing import IO, Any
 
-__all__ = ["format_event", "register", "run"]
+__all__ = ["DisplayLines", "format_event", "register", "run"]
 
 EPILOG = """\
-Each line is one chunk as the device's reader thread saw it: "rx" from the instrument,
-"tx" to it (SPS30 requests). Text shows \\r, \\n and other non-printable bytes as escapes.
+"rx" is what the instrument sent, "tx" what the server sent to it (SPS30 requests). Text is
+shown a line at a time (up to each \\n), --hex a burst at a time; a pause of 0.1 s or a change
+of direction also ends a line. Text shows \\r, \\n and other non-printable bytes as escapes.
 Exit status: 0 after --seconds or Ctrl-C, 1 if the server or device cannot be tapped.
 
 Examples:
@@ -31,6 +32,8 @@ Examples:
 """
 
 MAX_LINE = 1 << 22  # one event line: a hex chunk of up to the tap buffer, with room to spare
+PAUSE = 0.1  # seconds of quiet that end a displayed line: the reader's chunks are often a few bytes
+MAX_SHOWN = 4096  # bytes in one displayed line at most (a babbling instrument without newlines)
 _ESCAPES = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x5C: "\\\\"}
 
 
@@ -86,6 +89,52 @@ def format_event(event: dict[str, Any], hex_dump: bool = False, timestamps: bool
     return f"-- {json.dumps(event)} --"
 
 
+class DisplayLines:
+    """Joins the reader thread's chunks into lines a person can read.
+
+    A serial port hands over what arrived within its latency timer (a few bytes at 19200
+    baud), so one chunk per line would split every record. Text ends a line after each
+    ``\\n``; any data ends one at a change of direction, a pause of ``PAUSE`` or ``MAX_SHOWN`` bytes.
+    The time shown is when the line's first byte arrived.
+    """
+
+    def __init__(self, hex_dump: bool = False, timestamps: bool = False) -> None:
+        self.hex_dump, self.timestamps = hex_dump, timestamps
+        self._dir = ""
+        self._data = bytearray()
+        self._first = self._last = 0.0  # server times (arrival at the port) of the line's first and last chunk
+        self._seen = 0.0  # time.monotonic() here when the last chunk was shown to us
+
+    def add(self, direction: str, data: bytes, when: float) -> list[str]:
+        lines = self.flush() if self._data and (direction != self._dir or when - self._last > PAUSE) else []
+        if not self._data:
+            self._dir, self._first = direction, when
+        self._data += data
+        self._last, self._seen = when, time.monotonic()
+        while not self.hex_dump and (end := self._data.find(b"\n") + 1):
+            lines.append(self._line(self._data[:end]))
+            del self._data[:end]
+            self._first = when
+        if len(self._data) >= MAX_SHOWN:
+            lines += self.flush()
+        return lines
+
+    def idle(self) -> list[str]:
+        """The pending partial line, once nothing more came for ``PAUSE`` (events come in batches)."""
+        return self.flush() if self._data and time.monotonic() - self._seen > 2 * PAUSE else []
+
+    def flush(self) -> list[str]:
+        if not self._data:
+            return []
+        line = self._line(self._data)
+        self._data.clear()
+        return [line]
+
+    def _line(self, data: bytearray) -> str:
+        event = {"dir": self._dir, "hex": bytes(data).hex(), "time": self._first}
+        return format_event(event, self.hex_dump, self.timestamps)
+
+
 def _socket_path(args: argparse.Namespace) -> str:
     if args.status_socket:
         return str(args.status_socket)
@@ -104,15 +153,20 @@ class TapError(Exception):
     pass
 
 
-def _open(path: str, device: str) -> tuple[socket.socket, IO[bytes]]:
+def _open(path: str, device: str) -> tuple[socket.socket, bytearray]:
+    """The tap's socket, and what came after the server's reply (the first events, maybe)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    pending = bytearray()
     try:
         sock.settimeout(5.0)
         sock.connect(path)
         request = {"command": "tap", "parameters": {"device": device}}
         sock.sendall(json.dumps(request).encode() + b"\r\n")
-        stream = sock.makefile("rb")
-        reply = json.loads(stream.readline(MAX_LINE) or b"{}")
+        while b"\n" not in pending and len(pending) < MAX_LINE and (data := sock.recv(1 << 16)):
+            pending += data
+        first, _, rest = bytes(pending).partition(b"\n")
+        pending[:] = rest
+        reply = json.loads(first or b"{}")
     except OSError as e:
         sock.close()
         raise TapError(f"cannot reach the server's status socket {path}: {e.strerror or e} "
@@ -124,40 +178,64 @@ def _open(path: str, device: str) -> tuple[socket.socket, IO[bytes]]:
         sock.close()
         message = reply.get("message") or "the server does not support tap (older version?)"
         raise TapError(f"cannot tap {device!r}: {message}")
-    return sock, stream
+    return sock, pending
 
 
-def _stream(sock: socket.socket, stream: IO[bytes], args: argparse.Namespace, out: IO[str],
+def _events(sock: socket.socket, pending: bytearray, deadline: float | None) -> list[dict[str, Any]] | None:
+    """The events that arrive within ``PAUSE`` (maybe none); None once ``deadline`` has passed."""
+    remaining = PAUSE if deadline is None else min(PAUSE, deadline - time.monotonic())
+    if remaining <= 0:
+        return None
+    sock.settimeout(remaining)
+    try:
+        data = sock.recv(1 << 16)
+    except TimeoutError:
+        return []
+    if not data:
+        raise TapError("the server closed the tap (stopped?)")
+    pending += data
+    if len(pending) > MAX_LINE:
+        raise TapError("the server sent an event line that is too long")
+    *lines, rest = bytes(pending).split(b"\n")
+    pending[:] = rest
+    try:
+        return [json.loads(line) for line in lines if line.strip()]
+    except ValueError as e:
+        raise TapError(f"the server sent a tap event that is not JSON: {e}") from e
+
+
+def _stream(sock: socket.socket, pending: bytearray, args: argparse.Namespace, out: IO[str],
             totals: dict[str, int]) -> None:
     """Print events until --seconds have passed; ``totals`` counts bytes per direction and drops."""
     deadline = time.monotonic() + args.seconds if args.seconds else None
-    while True:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            sock.settimeout(remaining)
-        else:
-            sock.settimeout(None)
-        try:
-            line = stream.readline(MAX_LINE)
-        except TimeoutError:
-            break
-        if not line:
-            raise TapError("the server closed the tap (stopped?)")
-        event = json.loads(line)
-        if "hex" in event:
-            totals[event["dir"]] = totals.get(event["dir"], 0) + len(event["hex"]) // 2
-        totals["dropped"] += event.get("dropped_bytes", 0)
-        print(format_event(event, args.hex, args.timestamps), file=out, flush=True)
+    display = DisplayLines(args.hex, args.timestamps)
+    try:
+        while (events := _events(sock, pending, deadline)) is not None:
+            for event in events:
+                if "hex" in event:
+                    data = bytes.fromhex(event["hex"])
+                    totals[event["dir"]] = totals.get(event["dir"], 0) + len(data)
+                    lines = display.add(event["dir"], data, event["time"])
+                else:
+                    totals["dropped"] += event.get("dropped_bytes", 0)
+                    lines = [*display.flush(), format_event(event, args.hex, args.timestamps)]
+                _print(lines, out)
+            _print(display.idle(), out)
+    finally:
+        _print(display.flush(), out)
+
+
+def _print(lines: list[str], out: IO[str]) -> None:
+    if lines:
+        print("\n".join(lines), file=out, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
     totals = {"rx": 0, "tx": 0, "dropped": 0}
     try:
-        sock, stream = _open(_socket_path(args), args.device)
-        with sock, stream:
-            _stream(sock, stream, args, sys.stdout, totals)
+        sock, pending = _open(_socket_path(args), args.device)
+        with sock:
+            _stream(sock, pending, args, sys.stdout, totals)
     except TapError as e:
         print(f"rpi-ess tap: {e}", file=sys.stderr)
         return 1

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rpi_ess.cli.tap import format_event
+from rpi_ess.cli.tap import DisplayLines, format_event
 from rpi_ess.simulation.pty import PtyInstrument
 from rpi_ess.simulation.sps30_emulator import Sps30ShdlcEmulator
 
@@ -145,3 +145,17 @@ async def test_cli_tap_session(make_server: Any, connect: Any, make_instrument: 
     assert code == 1 and "cannot tap 'nope': device 'nope' is not configured (running: T1)" in err
     code, _, err = await run_cli("T1", "--status-socket", status_path + ".missing")
     assert code == 1 and "cannot reach the server's status socket" in err and "Traceback" not in err
+
+
+def test_display_joins_chunks_into_lines() -> None:
+    # a serial port hands over a few bytes at a time: the technician sees whole records
+    text = DisplayLines(timestamps=True)
+    assert text.add("rx", b"C01=1", 0.25) == []
+    assert text.add("rx", b".5\r\nC0", 0.26) == ["00:00:00.250 rx C01=1.5\\r\\n"]
+    assert text.add("rx", b"1=2", 0.27) == []
+    assert text.add("tx", b"\x7e", 0.28) == ["00:00:00.260 rx C01=2"]  # a change of direction ends a line
+    assert text.add("tx", b"\x7e", 0.5) == ["00:00:00.280 tx ~"]  # so does a pause
+    assert text.flush() == ["00:00:00.500 tx ~"]
+    frames = DisplayLines(hex_dump=True)
+    assert frames.add("rx", b"\x7e\x00", 1.0) == [] and frames.add("rx", b"\x0a\x7e", 1.01) == []
+    assert frames.add("tx", b"\x7e", 1.02) == ["rx 7e 00 0a 7e"]
