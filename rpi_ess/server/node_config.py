@@ -11,7 +11,6 @@ naming the file, the setting, what is allowed and what was found.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import ipaddress
 import os
@@ -166,6 +165,8 @@ class _Errors(list[str]):
 
 
 def _unknown(where: str, key: Any, known: Iterable[str]) -> str:
+    import difflib  # only for a mistake's message: not part of every server's memory
+
     close = difflib.get_close_matches(str(key), list(known), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
     return f"{where}{key}: unknown setting{hint}"
