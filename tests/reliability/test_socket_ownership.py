@@ -213,6 +213,10 @@ async def test_many_devices_many_resets_never_write_a_closed_or_foreign_descript
         stop.set()
         for thread in threads:
             thread.join(WAIT)
+    print(json.dumps({"sessions": cycles, "devices": devices, "lines_received": received,
+                      "fast_path_writes": watched_os.writes, "writes_to_closed": watched_os.to_closed,
+                      "writes_to_other_descriptors": watched_os.to_other, "lines_in_files": len(landed),
+                      "foreign_lines": len(foreign)}))
     assert received > cycles  # the fast path was exercised in every session, or nearly
     assert watched_os.writes > cycles
     assert (watched_os.to_closed, watched_os.to_other) == (0, 0), "writes to closed or reused descriptors"
