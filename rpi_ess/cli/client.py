@@ -8,7 +8,6 @@ comes back, using the same connection sequence as the CSC (heartbeats from the f
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import json
 import math
 import sys
@@ -19,7 +18,10 @@ from typing import Any
 import yaml
 
 from .actions import PrintAndExit
-from .live import ViewOptions, add_view_arguments, positive_float, run_command, show_telemetry
+
+# The live view (session, table, rich) is imported when the command runs: every `rpi-ess serve` builds this
+# parser, and those modules would stay in its memory.
+from .live.command import ViewOptions, add_view_arguments, positive_float, run_command
 
 __all__ = ["ConfigFileError", "example_config", "load_devices", "register", "run"]
 
@@ -55,6 +57,8 @@ class ConfigFileError(ValueError):
 
 def example_config() -> str:
     """The shipped example device file (package data), commented for a technician."""
+    import importlib.resources
+
     return importlib.resources.files(__package__).joinpath("examples/devices.yaml").read_text(encoding="utf-8")
 
 
@@ -143,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigFileError as e:
         sys.stderr.write(f"error: {e}\n")
         return 2
+    from .live.show import show_telemetry
+
     return run_command(
         lambda stop: show_telemetry(
             args.host, args.port, devices, ViewOptions.from_args(args), stop,

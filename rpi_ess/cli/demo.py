@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from ..simulation.demo_config import demo_devices
-from .live import ViewOptions, add_view_arguments, run_command, show_telemetry, until_stopped
+from .live.command import ViewOptions, add_view_arguments, run_command, until_stopped  # the view: when run
 
 __all__ = ["register", "run"]
 
@@ -45,6 +45,7 @@ def register(subparsers: Any) -> None:
 
 async def _demo(options: ViewOptions, stop: asyncio.Event) -> int:
     from .. import SocketServer
+    from .live.show import show_telemetry
 
     server = SocketServer(name="rpi-ess demo", host="127.0.0.1", port=0, log=log, simulation_mode=1)
     try:

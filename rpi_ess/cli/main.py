@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.metadata
 import sys
 
 from .actions import PrintAndExit
@@ -16,6 +15,8 @@ SUBCOMMANDS = ("serve", "demo", "client", "diag", "tap", "udev")
 
 
 def _version() -> str:
+    import importlib.metadata  # only for --version: it is not part of every `serve` process's memory
+
     return f"rpi-ess {importlib.metadata.version('rpi-ess')}\n"
 
 

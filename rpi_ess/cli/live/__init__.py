@@ -7,21 +7,35 @@ One module per job, each testable alone: :mod:`.wire` (what a telemetry line mus
 descriptions), :mod:`.table` (the rich table), :mod:`.show` (ties them to a terminal or a pipe,
 for a duration or until Ctrl-C) and :mod:`.command` (options, logging and signals).
 
-rich is imported where it is used: the ``rpi-ess`` parser imports this package for every
-sub-command, and ``serve`` must not load rich.
+rich, and the session and table modules, are imported on first use (``__getattr__``): the
+``rpi-ess`` parser imports this package for every sub-command, and a ``serve`` process must not
+carry them in its memory.
 """
 
 from __future__ import annotations
 
-from .command import Interrupted, ViewOptions, add_view_arguments, positive_float, run_command, until_stopped
-from .session import SessionError, TelemetrySession
-from .show import show_telemetry
-from .stats import TelemetryStats
-from .table import TelemetryTable, format_age
-from .values import format_values
-from .wire import Telemetry, parse_telemetry
+import importlib
+from typing import Any
 
-__all__ = [
+#: public name -> the module of this package that defines it
+_WHERE = {
+    "Interrupted": "command",
+    "ViewOptions": "command",
+    "add_view_arguments": "command",
+    "positive_float": "command",
+    "run_command": "command",
+    "until_stopped": "command",
+    "SessionError": "session",
+    "TelemetrySession": "session",
+    "show_telemetry": "show",
+    "TelemetryStats": "stats",
+    "TelemetryTable": "table",
+    "format_age": "table",
+    "format_values": "values",
+    "Telemetry": "wire",
+    "parse_telemetry": "wire",
+}
+__all__ = [  # the names of _WHERE
     "Interrupted",
     "SessionError",
     "Telemetry",
@@ -38,3 +52,9 @@ __all__ = [
     "show_telemetry",
     "until_stopped",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
