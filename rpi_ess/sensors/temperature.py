@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 FIELD_INTERVAL = 1.0 / 6.0
 #: Values the instrument writes for a disconnected probe: RTD, thermocouple.
 DISCONNECTED = (9999.999, -201.0)
+#: A line of plain ``label=number`` fields (what the instrument sends); anything else takes
+#: the field-by-field path, which gives the same values for such a line.
+_FIELD = r"[^=,]*=[+-]?[0-9]{1,30}(?:\.[0-9]{0,30})?"
+_WELL_FORMED = re.compile(rf"{_FIELD}(?:,{_FIELD})*\s*", re.ASCII)
+_NUMBER = re.compile(r"=([+-]?[0-9.]+)", re.ASCII)
 
 
 class Temperature(Sensor):
@@ -49,7 +55,11 @@ class Temperature(Sensor):
         return cls.fields * len(values)
 
     def parse(self, record: bytes) -> Reading:
-        fields = [_read_field(field) for field in decode(record, self.charset).split(",")]
+        text = decode(record, self.charset)
+        if _WELL_FORMED.fullmatch(text):  # nearly every line: one regex instead of one per field
+            values = [float(number) for number in _NUMBER.findall(text)]
+            return Reading(self._shape([NAN if value in DISCONNECTED else value for value in values]))
+        fields = [_read_field(field) for field in text.split(",")]
         if all(value is None for value in fields):
             return self.error_reading(f"no readable temperature field in {snippet(record)}")
         return Reading(self._shape([NAN if value is None else value for value in fields]))
