@@ -12,6 +12,7 @@ import errno
 import logging
 import os
 import select
+import stat
 import termios
 import threading
 from collections.abc import Callable
@@ -41,11 +42,13 @@ _DENIED = {errno.EACCES, errno.EPERM}
 _BUSY = {errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK}
 
 
-def open_error_reason(error: BaseException, usb: bool = False) -> str:
+def open_error_reason(error: BaseException, usb: bool = False, path: str | None = None) -> str:
     """Turn an open failure into the words an operator needs (no errno numbers).
 
     ``usb``: the port is a user-space USB device (ftdi://), whose access comes from a udev
-    rule on the USB device rather than from the dialout group.
+    rule on the USB device rather than from the dialout group. ``path``: the device file,
+    to say what refused: the service's sandbox (EPERM: systemd's device allow-list) or the
+    file's group and mode (EACCES).
     """
     code = _errno_of(error)
     if code == errno.ENOTTY:
@@ -54,11 +57,38 @@ def open_error_reason(error: BaseException, usb: bool = False) -> str:
         return "port does not exist"
     if code in _DENIED and usb:
         return "permission denied on the USB device (add its rule from `rpi-ess udev-rule`)"
+    if code == errno.EPERM:
+        return ("not permitted by the service's sandbox (the unit's DeviceAllow= does not list this device; "
+                "see `systemctl cat rpi-ess`)")
     if code in _DENIED:
-        return "permission denied (is the service user in group dialout?)"
+        return _file_denied(path)
     if code in _BUSY or "exclusively lock" in str(error):
         return "port busy (used by another process)"
     return f"cannot open port: {error}"
+
+
+def _file_denied(path: str | None) -> str:
+    """EACCES on a device file: whose it is, and whether this process is in its group."""
+    try:
+        info = os.stat(path) if path is not None and not is_url(path) else None
+    except OSError:
+        info = None
+    if info is None:
+        return "permission denied (is the service user in group dialout?)"
+    import grp
+    import pwd
+
+    def name(lookup: Callable[[int], object], number: int) -> str:
+        try:
+            return str(lookup(number)[0])  # type: ignore[index]
+        except KeyError:
+            return str(number)
+
+    group, user = name(grp.getgrgid, info.st_gid), name(pwd.getpwuid, os.geteuid())
+    where = f"{path} is {name(pwd.getpwuid, info.st_uid)}:{group} {stat.filemode(info.st_mode)[1:]}"
+    if info.st_gid not in os.getgroups() and info.st_gid != os.getegid():
+        return f"permission denied: {where} and user {user} is not in group {group}"
+    return f"permission denied: {where}, which group {group} (user {user} is in it) may not read and write"
 
 
 def _errno_of(error: BaseException | None) -> int | None:
@@ -121,7 +151,8 @@ class SerialLink:
         try:
             port.open()
         except PORT_ERRORS as e:
-            raise DeviceError(f"{where}: {open_error_reason(e, usb=url.startswith('ftdi://'))}", "open") from e
+            reason = open_error_reason(e, usb=url.startswith("ftdi://"), path=url)
+            raise DeviceError(f"{where}: {reason}", "open") from e
         except ValueError as e:  # pyftdi: a baud rate the adapter cannot make within tolerance
             raise DeviceError(f"{where}: invalid port or setting: {e}", "open") from e
         link = cls(port, where, interrupted)

@@ -6,6 +6,8 @@ like /dev/ttyUSB0 and its records go through the real parsers.
 
 from __future__ import annotations
 
+import errno
+import grp
 import os
 import socket
 import threading
@@ -19,6 +21,7 @@ from rpi_ess.devices import create_device
 from rpi_ess.devices.base import DeviceError, Record
 from rpi_ess.devices.framing import DEFAULT_MAX_RECORD
 from rpi_ess.devices.interfaces.serial import SerialDevice
+from rpi_ess.devices.serial_link import open_error_reason
 from rpi_ess.simulation.instruments import create_simulator
 from rpi_ess.simulation.pty import PtyInstrument
 
@@ -179,6 +182,26 @@ def test_permission_denied(instrument: PtyInstrument, make_device: MakeDevice) -
     device = make_device(instrument.port)
     message = _open_as_unprivileged(device) if os.geteuid() == 0 else _open_message(device)
     assert message.endswith("permission denied (is the service user in group dialout?)"), message
+
+
+def test_permission_denied_names_the_file_group_and_user(instrument: PtyInstrument, make_device: MakeDevice) -> None:
+    # issue 14.2: say what refused; the pty's own path, which user nobody can reach
+    os.chmod(instrument.slave_path, 0o660)
+    device = make_device(instrument.slave_path)
+    if os.geteuid() != 0:
+        pytest.skip("needs root to open as another user")
+    message = _open_as_unprivileged(device)
+    group = grp.getgrgid(os.stat(instrument.slave_path).st_gid).gr_name
+    assert message.endswith(f"permission denied: {instrument.slave_path} is root:{group} rw-rw---- "
+                            f"and user nobody is not in group {group}"), message
+
+
+def test_a_sandbox_refusal_is_told_apart_from_file_permissions() -> None:
+    # EPERM is the device cgroup (systemd DeviceAllow=); EACCES is the file's mode and group
+    assert open_error_reason(OSError(errno.EPERM, "Operation not permitted")).startswith(
+        "not permitted by the service's sandbox (the unit's DeviceAllow= does not list this device")
+    assert open_error_reason(OSError(errno.EACCES, "Permission denied"), path="sim://x") == (
+        "permission denied (is the service user in group dialout?)")
 
 
 def _open_message(device: SerialDevice) -> str:
