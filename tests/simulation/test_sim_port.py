@@ -87,7 +87,8 @@ def test_same_seed_same_records(make_device: MakeDevice) -> None:
     for _ in range(2):
         device = make_device("sim://CSAT3B?seed=7")
         device.open()
-        streams.append([record.data for record in read_records(device, 3)][:3])
+        # the cut first record depends on when, within a USB packet time, the open lands (wall clock)
+        streams.append([record.data for record in read_records(device, 4) if not record.first][:3])
         device.close()
     assert streams[0] == streams[1]
 
