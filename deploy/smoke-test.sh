@@ -96,7 +96,7 @@ smoke_sd() {
     log "sd: booting the image under qemu-system-aarch64 (TCG); ESS port forwarded to 127.0.0.1:$port"
     qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi -nographic \
         -kernel "$OUT_DIR/rpi-ess-sd.vmlinuz" -initrd "$OUT_DIR/rpi-ess-sd.initrd" \
-        -append "root=LABEL=RASPIROOT rw rootwait fsck.repair=yes console=ttyAMA0 systemd.show_status=1 systemd.status_unit_format=name systemd.journald.forward_to_console=1" \
+        -append "root=LABEL=RASPIROOT ro rootwait fsck.repair=yes console=ttyAMA0 systemd.show_status=1 systemd.status_unit_format=name systemd.journald.forward_to_console=1" \
         -drive "file=$tmp/sd.img,format=raw,if=virtio" \
         -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:5000" -device virtio-net-pci,netdev=net0 \
         </dev/null >"$console" 2>&1 &
