@@ -501,7 +501,7 @@ def hotplug(args: argparse.Namespace, work: Path) -> dict:
         figures["events_s"] = {"service": figures["boot_to_service_s"], "plug2": round(plugged2 - started, 1),
                                "pulled": round(pulled - started, 1), "replugged": round(replugged - started, 1)}
         figures["journal_unplug"] = guest.run(
-            f"journalctl -b -u rpi-ess.service -o short-monotonic --no-pager | tail -40", check=False)
+            "journalctl -b -u rpi-ess.service -o short-monotonic --no-pager | tail -40", check=False)
         figures["names_after_replug"] = guest.run("ls /dev/ess/")
         figures["latency_timer_after_replug"] = check_port(guest, "/dev/ess/FTESS001")["latency_timer"]
         log(f"figures: {json.dumps(figures)}")
