@@ -307,14 +307,16 @@ def fsck_line(console: Path, label: str = "RASPIROOT") -> str:
     return next((line.strip() for line in text.splitlines() if f"{label}:" in line), "no fsck line")
 
 
-REPAIRED = ("UNEXPECTED INCONSISTENCY", "FILE SYSTEM WAS MODIFIED")
+REPAIRED = ("UNEXPECTED INCONSISTENCY", "FILE SYSTEM WAS MODIFIED", "recovering journal")
 
 
 def repairs(text: str) -> tuple[bool, bool]:
-    """(root repaired, data repaired): the initramfs checks the root before systemd's "Welcome to" banner,
-    systemd-fsck the data partition after it."""
-    initramfs, _, system = text.partition("Welcome to ")
-    return any(r in initramfs for r in REPAIRED), any(r in system for r in REPAIRED)
+    """(root repaired, data repaired): e2fsck prefixes its findings with the file system's label, whether
+    the initramfs or systemd-fsck runs it (a read-only root is checked by systemd-fsck-root). A journal
+    replay counts: the read-only root must never need one."""
+    lines = text.splitlines()
+    return tuple(any(label + ":" in line and any(r in line for r in REPAIRED) for line in lines)
+                 for label in ("RASPIROOT", "ESSDATA"))  # type: ignore[return-value]
 
 
 def partitions(image: Path) -> list[tuple[int, int]]:
