@@ -529,6 +529,7 @@ def hotplug(args: argparse.Namespace, work: Path) -> dict:
         figures["mounts"] = {m: guest.run(f"findmnt -no SOURCE,FSTYPE,OPTIONS {m}") for m in ("/", "/var", "/tmp")}
         assert " ro," in f" {figures['mounts']['/'].split()[-1]},", f"root not read-only: {figures['mounts']}"
         assert "ESSDATA" in guest.run("lsblk -no LABEL $(findmnt -no SOURCE /var)"), figures["mounts"]
+        figures["failed_units"] = guest.run("systemctl --failed --no-legend --plain | cut -d' ' -f1").split()
         figures["node_state"] = guest.run("hostname; ls /var/lib/rpi-ess-node/keys/etc/ssh | wc -l; "
                                           "readlink /etc/rpi-ess; cat /etc/machine-id")
         figures["watchdog"] = guest.run("systemctl show -p RuntimeWatchdogUSec --value; ls /dev/watchdog0")
