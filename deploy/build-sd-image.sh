@@ -7,6 +7,7 @@
 # Output: deploy/out/rpi-ess-sd.img.xz + .sha256 (and the uncompressed .img, kernel and initrd for
 #         deploy/smoke-test.sh). Flash: xzcat rpi-ess-sd.img.xz | dd of=/dev/mmcblk0 bs=4M conv=fsync
 # No loop devices: the partitions are made as files (mkfs.vfat + mtools, mkfs.ext4 -d) and joined with dd.
+# Partitions: RASPIFIRM (FAT32), RASPIROOT (ext4, mounted read-only), ESSDATA (ext4, /var: all that persists).
 # MIRROR=<url> uses another Debian mirror; KEEP_WORK=1 keeps deploy/out/sd-work (the root directory).
 source "$(dirname "$0")/lib/common.sh"
 
@@ -22,6 +23,7 @@ work=$OUT_DIR/sd-work
 rootfs=$work/rootfs
 img=$OUT_DIR/rpi-ess-sd.img
 BOOT_MIB=${BOOT_MIB:-256}
+DATA_MIB=${DATA_MIB:-128}
 START_MIB=4
 
 # e2fsprogs and dosfstools: not part of the "apt" variant, and without them nothing ever checks the file
@@ -44,15 +46,21 @@ build_rootfs() {
         --setup-hook='mkdir -p "$1/boot/firmware" "$1/etc"' \
         --setup-hook="cp '$DEPLOY_DIR/node/etc/fstab' \"\$1/etc/fstab\"" \
         --customize-hook="$DEPLOY_DIR/sd-image/customize.sh" \
+        --customize-hook="$DEPLOY_DIR/sd-image/readonly-root.sh" \
         --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb' \
         "$SUITE" "$rootfs" ${MIRROR:+"$MIRROR"}
 }
 
 assemble() {
     local bootdir=$work/boot root_mib boot_sectors root_sectors start
-    # The Pi firmware partition gets what raspi-firmware installed under /boot/firmware.
-    rm -rf "$bootdir" && mv "$rootfs/boot/firmware" "$bootdir" && mkdir "$rootfs/boot/firmware"
+    # The Pi firmware partition gets what raspi-firmware installed under /boot/firmware (moved out of the
+    # root: an assemble run again on a kept root reuses it).
+    if [ -n "$(ls -A "$rootfs/boot/firmware")" ]; then
+        rm -rf "$bootdir" && mv "$rootfs/boot/firmware" "$bootdir" && mkdir "$rootfs/boot/firmware"
+    fi
     [ -e "$bootdir/config.txt" ] || die "raspi-firmware left no config.txt in /boot/firmware"
+    # The root is mounted read-only from the start (fstab keeps it so after systemd-remount-fs anyway).
+    sed -i 's/ rw / ro /; s/ rw$/ ro/' "$bootdir/cmdline.txt"
     [ -z "$config" ] || cp "$config" "$bootdir/rpi-ess.yaml"
     cp "$rootfs"/boot/vmlinuz-* "$OUT_DIR/rpi-ess-sd.vmlinuz"
     cp "$rootfs"/boot/initrd.img-* "$OUT_DIR/rpi-ess-sd.initrd"
@@ -60,21 +68,32 @@ assemble() {
     rm -f "$work/boot.img"
     mkfs.vfat -C -F 32 -n RASPIFIRM "$work/boot.img" $((BOOT_MIB * 1024)) >/dev/null
     mcopy -s -i "$work/boot.img" "$bootdir"/* ::
-    # Root: content plus a quarter and 256 MiB of room; mkfs.ext4 -d copies owners, modes and xattrs.
-    root_mib=$(( $(du -sm "$rootfs" | cut -f1) * 5 / 4 + 256 ))
-    rm -f "$work/root.img"
-    mkfs.ext4 -q -F -L RASPIROOT -d "$rootfs" "$work/root.img" "${root_mib}M"
+    # Data partition (ESSDATA, mounted on /var): the image's /var plus DATA_MIB of room, grown to the card
+    # at first boot. The read-only root gets an empty /var to mount it on, and a quarter and 128 MiB of
+    # room for maintenance (remount rw, apt).
+    rm -rf "$work/var" && mv "$rootfs/var" "$work/var" && mkdir -m 0755 "$rootfs/var"
+    data_mib=$(( $(du -sm "$work/var" | cut -f1) * 5 / 4 + DATA_MIB ))
+    root_mib=$(( $(du -sm "$rootfs" | cut -f1) * 5 / 4 + 128 ))
+    rm -f "$work/root.img" "$work/data.img"
+    # mkfs.ext4 -d copies owners, modes and xattrs.
+    mkfs.ext4 -q -F -L ESSDATA -d "$work/var" "$work/data.img" "${data_mib}M" \
+        && mkfs.ext4 -q -F -L RASPIROOT -d "$rootfs" "$work/root.img" "${root_mib}M" \
+        || { rmdir "$rootfs/var"; mv "$work/var" "$rootfs/var"; die "mkfs.ext4 failed"; }
+    rmdir "$rootfs/var" && mv "$work/var" "$rootfs/var"
 
     start=$((START_MIB * 2048)); boot_sectors=$((BOOT_MIB * 2048)); root_sectors=$((root_mib * 2048))
+    data_sectors=$((data_mib * 2048))
     rm -f "$img"
-    truncate -s $(( (START_MIB + BOOT_MIB + root_mib) * 1024 * 1024 )) "$img"
+    truncate -s $(( (START_MIB + BOOT_MIB + root_mib + data_mib) * 1024 * 1024 )) "$img"
     sfdisk --quiet "$img" <<TABLE
 label: dos
 start=$start, size=$boot_sectors, type=c, bootable
 start=$((start + boot_sectors)), size=$root_sectors, type=83
+start=$((start + boot_sectors + root_sectors)), size=$data_sectors, type=83
 TABLE
     dd if="$work/boot.img" of="$img" bs=1M seek=$START_MIB conv=notrunc,sparse status=none
     dd if="$work/root.img" of="$img" bs=1M seek=$((START_MIB + BOOT_MIB)) conv=notrunc,sparse status=none
+    dd if="$work/data.img" of="$img" bs=1M seek=$((START_MIB + BOOT_MIB + root_mib)) conv=notrunc,sparse status=none
 }
 
 compress() {
@@ -87,6 +106,7 @@ compress() {
 for stage in ${STAGES:-rootfs assemble compress}; do
     case $stage in
         rootfs) time_step "sd-rootfs" build_rootfs ;;
+        readonly) "$DEPLOY_DIR/sd-image/readonly-root.sh" "$rootfs" ;;  # again, on a kept root (KEEP_WORK=1)
         assemble) time_step "sd-assemble" assemble ;;
         compress) time_step "sd-compress" compress ;;
         *) die "unknown stage $stage" ;;

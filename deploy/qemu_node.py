@@ -12,12 +12,16 @@ Used by ``deploy/smoke-test.sh hotplug`` (see ``main``); everything it measures 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
 import itertools
 import json
 import random
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +30,8 @@ from pathlib import Path
 from rpi_ess.simulation.instruments import create_simulator
 
 BY_ID = "/dev/serial/by-id/usb-QEMU_QEMU_USB_SERIAL_{serial}-if00-port0"
+#: one line per boot, written by rpi-ess-node-state.service on the data partition (the journal is in RAM)
+BOOTS_LOG = "/var/lib/rpi-ess-node/boots.log"
 
 
 def log(message: str) -> None:
@@ -91,6 +97,9 @@ class Instrument:
     sensor_type: str = "Temperature"
     channels: int = 4
     received: bytearray = field(default_factory=bytearray)
+    #: host arrival time and size of every chunk the guest sent back (echo diagnosis)
+    chunks: list[tuple[float, int]] = field(default_factory=list)
+    dropped: int = 0  # records not written because QEMU had not read the previous one (no host reading)
 
     def start(self, stop: threading.Event) -> None:
         self.sock = socket.socket(socket.AF_UNIX)
@@ -98,11 +107,23 @@ class Instrument:
         threading.Thread(target=self._feed, args=(stop,), daemon=True).start()
         threading.Thread(target=self._drain, daemon=True).start()
 
+    def _unread(self) -> int:
+        """Bytes written to QEMU's end that it has not read yet (SIOCOUTQ)."""
+        return struct.unpack("i", fcntl.ioctl(self.sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+
     def _feed(self, stop: threading.Event) -> None:
+        """A record per period, dropped (and counted) while the last one is still unread: a real FT232's
+        small receive FIFO overflows while no host reads the port, and ftdi_sio purges it when the port is
+        opened; QEMU's usb-serial only purges its own 384 bytes ("TODO: purge from char device"), so without
+        this a port opened late would receive every record written since power-on in one burst."""
         simulator = create_simulator(self.sensor_type, self.channels, seed=len(self.serial))
         while not stop.wait(simulator.period):
             try:
-                self.sock.sendall(simulator.next_bytes())
+                record = simulator.next_bytes()
+                if self._unread():
+                    self.dropped += 1
+                    continue
+                self.sock.sendall(record)
             except OSError:
                 return
 
@@ -115,6 +136,7 @@ class Instrument:
             if not data:
                 return
             self.received += data
+            self.chunks.append((time.monotonic(), len(data)))
 
 
 class Guest:
@@ -220,7 +242,7 @@ def qemu_command(args: argparse.Namespace, work: Path) -> list[str]:
         "qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "1024",
         "-accel", "tcg,thread=multi", "-nographic",
         "-kernel", str(args.kernel), "-initrd", str(args.initrd),
-        "-append", "root=LABEL=RASPIROOT rw rootwait fsck.repair=yes console=ttyAMA0 "
+        "-append", "root=LABEL=RASPIROOT ro rootwait fsck.repair=yes console=ttyAMA0 "
                    "systemd.show_status=1 systemd.journald.forward_to_console=1",
         "-drive", f"file={args.image},format=raw,if=virtio",
         "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{args.ess_port}-:5000,"
@@ -258,7 +280,7 @@ def check_port(guest: Guest, link: str) -> dict:
 
 def watchdog(qmp: Qmp, guest: Guest, args: argparse.Namespace) -> dict:
     """Hang the kernel (sysrq crash, no panic reboot): only the watchdog systemd arms can reset the machine."""
-    boots = int(guest.run("journalctl --list-boots -q | wc -l"))
+    boots = int(guest.run(f"wc -l < {BOOTS_LOG}"))
     try:  # the guest dies under the ssh session, which may then hang until the timeout
         subprocess.run([*guest.base, "echo c > /proc/sysrq-trigger"], capture_output=True, timeout=10, check=False)
     except subprocess.TimeoutExpired:
@@ -268,9 +290,9 @@ def watchdog(qmp: Qmp, guest: Guest, args: argparse.Namespace) -> dict:
     fired = time.monotonic()
     guest.wait("systemctl is-active rpi-ess.service", args.boot_timeout)
     serving = time.monotonic()
-    after = int(guest.run("journalctl --list-boots -q | wc -l"))
+    after = int(guest.run(f"wc -l < {BOOTS_LOG}"))
     assert event["data"]["action"] == "reset", event
-    assert after == boots + 1, f"{boots} boots in the journal before, {after} after"
+    assert after == boots + 1, f"{boots} boots recorded before, {after} after"
     result = {"fired_after_crash_s": round(fired - crashed, 1), "service_after_reset_s": round(serving - fired, 1)}
     log(f"watchdog: {result}")
     return result
@@ -280,48 +302,111 @@ T1 = {"name": "T1", "sensor_type": "Temperature", "channels": 4, "device_type": 
       "serial_port": "/dev/ess/FTESS001", "baud_rate": 19200}
 
 
-def fsck_line(console: Path) -> str:
+def fsck_line(console: Path, label: str = "RASPIROOT") -> str:
     text = console.read_bytes().decode(errors="replace")
-    return next((line.strip() for line in text.splitlines() if "RASPIROOT:" in line), "no fsck line")
+    return next((line.strip() for line in text.splitlines() if f"{label}:" in line), "no fsck line")
+
+
+REPAIRED = ("UNEXPECTED INCONSISTENCY", "FILE SYSTEM WAS MODIFIED", "recovering journal")
+
+
+def repairs(text: str) -> tuple[bool, bool]:
+    """(root repaired, data repaired): e2fsck prefixes its findings with the file system's label, whether
+    the initramfs or systemd-fsck runs it (a read-only root is checked by systemd-fsck-root). A journal
+    replay counts: the read-only root must never need one."""
+    lines = text.splitlines()
+    return tuple(any(label + ":" in line and any(r in line for r in REPAIRED) for line in lines)
+                 for label in ("RASPIROOT", "ESSDATA"))  # type: ignore[return-value]
+
+
+def partitions(image: Path) -> list[tuple[int, int]]:
+    """(offset, size) in bytes of each partition of ``image``."""
+    table = json.loads(subprocess.run(["sfdisk", "--json", str(image)], capture_output=True, text=True,
+                                      check=True).stdout)["partitiontable"]
+    return [(p["start"] * 512, p["size"] * 512) for p in table["partitions"]]
+
+
+def digest(image: Path, offset: int, size: int) -> str:
+    """sha256 of one partition: the read-only root must come out of every power cut bit for bit the same."""
+    h = hashlib.sha256()
+    with open(image, "rb") as f:
+        f.seek(offset)
+        left = size
+        while left:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            h.update(chunk)
+            left -= len(chunk)
+    return h.hexdigest()
+
+
+def check_data_partition(image: Path, work: Path) -> dict:
+    """e2fsck -fn (no changes) of a copy of the data partition after the last, clean, shutdown."""
+    offset, size = partitions(image)[2]
+    copy = work / "data.img"
+    subprocess.run(["dd", f"if={image}", f"of={copy}", "bs=1M", f"skip={offset // (1 << 20)}",
+                    f"count={size // (1 << 20)}", "conv=sparse", "status=none"], check=True)
+    done = subprocess.run(["e2fsck", "-fn", str(copy)], capture_output=True, text=True, check=False)
+    copy.unlink()
+    return {"e2fsck_fn_exit": done.returncode, "summary": done.stdout.strip().splitlines()[-1:]}
 
 
 def boot_once(args: argparse.Namespace, work: Path, console_path: Path, cut_after: float | None) -> dict:
     """Power on with FTESS001 streaming; SIGKILL qemu after ``cut_after`` s (the power cut), or, with None,
-    run until the first good telemetry line and shut down. Host-clock figures."""
+    run until the first good telemetry line, then shut the guest down cleanly (over SSH) and check what the
+    data partition must show after a clean shutdown. Host-clock figures."""
     started = time.monotonic()
     with open(console_path, "wb") as console:
         vm = subprocess.Popen(qemu_command(args, work), stdin=subprocess.DEVNULL, stdout=console, stderr=console)
         stop = threading.Event()
         client = None
+        root_mount = None
         try:
             Qmp(work / "qmp.sock")  # qemu is up and its chardev sockets exist
             Instrument("FTESS001", work / "ftdi1.sock").start(stop)
             client = EssClient(args.ess_port, [T1])
             if cut_after is None:
                 client.wait_lines("T1", 1, args.boot_timeout)
+                guest = Guest(args.ssh_port, args.key)
+                root_mount = guest.wait("findmnt -no OPTIONS /; findmnt -no SOURCE,OPTIONS /var", 120)
+                try:
+                    subprocess.run([*guest.base, "systemctl poweroff"], capture_output=True, timeout=30,
+                                   check=False)
+                except subprocess.TimeoutExpired:
+                    pass
+                vm.wait(120)
             else:
                 time.sleep(max(0.0, started + cut_after - time.monotonic()))
         finally:
             stop.set()
             if client:
                 client.close()
-            if cut_after is None:
-                vm.terminate()
-            else:
+            if vm.poll() is None:
                 vm.kill()  # SIGKILL: the power cut
             vm.wait(60)
     served = client.first_good("T1") if client else None
     text = console_path.read_bytes().decode(errors="replace")
-    return {"cut_after_s": None if cut_after is None else round(cut_after, 1),
-            "telemetry_after_s": None if served is None else round(served - started, 1),
-            "fsck": fsck_line(console_path),
-            "repaired": "UNEXPECTED INCONSISTENCY" in text or "FILE SYSTEM WAS MODIFIED" in text}
+    data_lines = [line.strip() for line in text.splitlines() if "ESSDATA" in line]
+    result = {"cut_after_s": None if cut_after is None else round(cut_after, 1),
+              "telemetry_after_s": None if served is None else round(served - started, 1),
+              "fsck": fsck_line(console_path),
+              "repaired": repairs(text)[0], "data_repaired": repairs(text)[1],
+              "reached_systemd": "Welcome to " in text,
+              "data_fsck": [line for line in data_lines if "ESSDATA:" in line][-2:]}
+    if root_mount is not None:
+        result["mounts"] = root_mount
+    return result
 
 
 def powercut(args: argparse.Namespace, work: Path) -> dict:
     """Cycles of power-on -> SIGKILL at a random moment (seeded: the same moments every run) -> power-on;
-    the cuts fall during boot (the first one during first boot and its writes) and while streaming."""
+    the cuts fall during boot (the first one during first boot and its writes) and while streaming. The root
+    partition must be bit for bit what was built (it is read-only), every boot must find it clean, and the
+    data partition must be consistent after the last, clean, shutdown."""
     rng = random.Random(args.seed)
+    root_offset, root_size = partitions(args.image)[1]
+    root_before = digest(args.image, root_offset, root_size)
     cycles = []
     for cycle in range(args.cycles):
         console = args.console.with_name(f"{args.console.stem}-{cycle}.log")
@@ -331,9 +416,19 @@ def powercut(args: argparse.Namespace, work: Path) -> dict:
     final = boot_once(args, work, args.console.with_name(f"{args.console.stem}-final.log"), None)
     log(f"final boot: {final}")
     served = [c["telemetry_after_s"] for c in [*cycles, final] if c["telemetry_after_s"] is not None]
-    figures = {"cycles": cycles, "final": final, "boot_to_telemetry_s": {"min": min(served), "max": max(served)}}
+    figures = {"cycles": cycles, "final": final, "boot_to_telemetry_s": {"min": min(served), "max": max(served)},
+               "root_unchanged": digest(args.image, root_offset, root_size) == root_before,
+               "data_partition": check_data_partition(args.image, work)}
+    log(f"root unchanged: {figures['root_unchanged']}, data partition: {figures['data_partition']}")
     assert not any(c["repaired"] for c in [*cycles, final]), "the root file system needed a repair"
-    assert all(c["fsck"] != "no fsck line" for c in [*cycles, final]), "a boot did not check the root"
+    # A cut during the kernel's or the initramfs's first seconds comes before the check: only boots that
+    # reached systemd must show it.
+    assert all(c["fsck"] != "no fsck line" for c in [*cycles, final] if c["reached_systemd"]), \
+        "a boot did not check the root"
+    assert final["telemetry_after_s"] is not None, "the last boot did not serve"
+    assert " ro," in f" {final['mounts'].splitlines()[0]},", f"root not read-only: {final['mounts']}"
+    assert figures["root_unchanged"], "the read-only root partition changed"
+    assert figures["data_partition"]["e2fsck_fn_exit"] == 0, "the data partition is not clean"
     return figures
 
 
@@ -358,14 +453,19 @@ def hotplug(args: argparse.Namespace, work: Path) -> dict:
 
         # Adapter 2 arrives only now, after the unit (and its device cgroup) started.
         plug(qmp, 2)
+        plugged2 = time.monotonic()
         by_id = BY_ID.format(serial="FTESS002")
         guest.wait(f"test -e {by_id}", 60)
         ports = {"FTESS001": check_port(guest, "/dev/ess/FTESS001"), "FTESS002": check_port(guest, by_id)}
+        # Checked here, asserted after the unplug phase, so that one run shows every failure.
+        port_failures = []
         for serial, port in ports.items():
-            assert port["driver"] == "ftdi_sio", f"{serial}: driver {port['driver']}"
-            assert port["latency_timer"] == "1", f"{serial}: latency_timer {port['latency_timer']}"
-            assert " -echo " in f" {port['stty']} " and " -icanon " in f" {port['stty']} ", \
-                f"{serial}: not raw without echo: {port['stty']}"
+            if port["driver"] != "ftdi_sio":
+                port_failures.append(f"{serial}: driver {port['driver']}")
+            if port["latency_timer"] != "1":
+                port_failures.append(f"{serial}: latency_timer {port['latency_timer']}")
+            if not (" -echo " in f" {port['stty']} " and " -icanon " in f" {port['stty']} "):
+                port_failures.append(f"{serial}: not raw without echo: {port['stty']}")
         figures["ports"] = {s: {k: v for k, v in p.items() if k != "stty"} for s, p in ports.items()}
         figures["proc_devices"] = guest.run("grep -wE 'ttyUSB|ttyACM|i2c' /proc/devices").splitlines()
 
@@ -380,8 +480,11 @@ def hotplug(args: argparse.Namespace, work: Path) -> dict:
         # Pull adapter 1 for 5 s, put it back.
         steady = time.monotonic()
         time.sleep(3)
-        unplug(qmp, 1)
+        # The unplug moment is taken before device_del: the guest may see the removal (and the server
+        # report it) before QMP's DEVICE_DELETED event is read.
         pulled = time.monotonic()
+        unplug(qmp, 1)
+        figures["device_deleted_after_s"] = round(time.monotonic() - pulled, 2)
         time.sleep(5)
         plug(qmp, 1)
         replugged = time.monotonic()
@@ -392,19 +495,43 @@ def hotplug(args: argparse.Namespace, work: Path) -> dict:
         figures["resume_after_replug_s"] = round(resumed - replugged, 2)
         figures["T2_max_gap_s"] = round(max_gap([t for t, _ in client.of("T2", steady)]), 2)
         figures["echoed_bytes"] = {i.serial: len(i.received) for i in instruments.values()}
+        figures["records_dropped_unread"] = {i.serial: i.dropped for i in instruments.values()}
+        figures["T1_lines_around_unplug"] = [(round(t - pulled, 2), m["response_code"])
+                                             for t, m in client.of("T1", pulled - 2) if t < replugged + 3]
+        figures["echo_chunks_s"] = {i.serial: [(round(t - started, 1), n) for t, n in i.chunks[:20]]
+                                    for i in instruments.values()}
+        figures["events_s"] = {"service": figures["boot_to_service_s"], "plug2": round(plugged2 - started, 1),
+                               "pulled": round(pulled - started, 1), "replugged": round(replugged - started, 1)}
+        figures["journal_unplug"] = guest.run(
+            "journalctl -b -u rpi-ess.service -o short-monotonic --no-pager | tail -40", check=False)
         figures["names_after_replug"] = guest.run("ls /dev/ess/")
         figures["latency_timer_after_replug"] = check_port(guest, "/dev/ess/FTESS001")["latency_timer"]
         log(f"figures: {json.dumps(figures)}")
+        assert not port_failures, "; ".join(port_failures)
         assert figures["T2_max_gap_s"] <= 2 * 1.0 + args.jitter, "the other adapter's stream had a gap"
         assert errors, "no error report for the pulled adapter"
         assert figures["resume_after_replug_s"] <= args.resume_max, "the pulled adapter resumed too late"
         assert figures["latency_timer_after_replug"] == "1"
-        assert not any(figures["echoed_bytes"].values()), "the guest sent bytes back to an instrument"
+        # Echo: none on a port plugged in while the node runs (FTESS002, and FTESS001 re-plugged). At power-on
+        # FTESS001's first open (udev's raw-mode command at coldplug) may echo the one record that QEMU holds
+        # for it: usb-serial does not purge its chardev when ftdi_sio resets the chip at open (a real FT232
+        # purges its FIFO), so that record arrives in the few ms before the mode is set. Reported, not failed.
+        figures["echo_after_boot"] = {"FTESS002": len(instruments[2].received),
+                                      "FTESS001_replugged": sum(n for t, n in instruments[1].chunks if t >= pulled)}
+        figures["echo_at_coldplug"] = {"FTESS001": sum(n for t, n in instruments[1].chunks if t < pulled),
+                                       "bytes": bytes(instruments[1].received[:40]).decode(errors="replace")}
+        assert not any(figures["echo_after_boot"].values()), "the guest sent bytes back to a hot-plugged instrument"
 
         # Power-cut and appliance checks that need the booted image.
         figures["root_fsck"] = b"RASPIROOT: clean" in Path(args.console).read_bytes()
         assert figures["root_fsck"], "the initramfs did not check the root file system"
-        figures["grow_root"] = guest.run("journalctl -b -u rpi-ess-growroot.service -o cat | tail -1")
+        figures["grow_data"] = guest.run("journalctl -b -u rpi-ess-growroot.service -o cat | tail -1")
+        figures["mounts"] = {m: guest.run(f"findmnt -no SOURCE,FSTYPE,OPTIONS {m}") for m in ("/", "/var", "/tmp")}
+        assert " ro," in f" {figures['mounts']['/'].split()[-1]},", f"root not read-only: {figures['mounts']}"
+        assert "ESSDATA" in guest.run("lsblk -no LABEL $(findmnt -no SOURCE /var)"), figures["mounts"]
+        figures["failed_units"] = guest.run("systemctl --failed --no-legend --plain | cut -d' ' -f1").split()
+        figures["node_state"] = guest.run("hostname; ls /var/lib/rpi-ess-node/keys/etc/ssh | wc -l; "
+                                          "readlink /etc/rpi-ess; cat /etc/machine-id")
         figures["watchdog"] = guest.run("systemctl show -p RuntimeWatchdogUSec --value; ls /dev/watchdog0")
         # The clock line of the server's own status report, read inside its sandbox (adjtimex allowed).
         figures["status_clock"] = json.loads(guest.run(

@@ -10,12 +10,14 @@
 #   hotplug  boot the SD image (grown by 256 MiB) with two emulated FTDI adapters (QEMU usb-serial, driven by
 #        the guest's ftdi_sio) fed by instrument simulators on the host; the second is plugged in after the
 #        service started, the first pulled for 5 s and put back (deploy/qemu_node.py). Also checks the root
-#        fsck in the initramfs, the raw/no-echo ports, the latency timer, the growth of root and
+#        check, the read-only root and the /var data partition, the raw/no-echo ports, the latency timer, the growth of /var and
 #        the idle boot partition; last, it hangs the kernel (sysrq crash) and waits for the i6300esb watchdog,
 #        armed by systemd, to reset the VM and the service to serve again. Figures: deploy/out/smoke-hotplug.json.
 #   powercut  CYCLES (10) boots of the same image cut by SIGKILL of qemu at seeded random moments (during first
-#        boot, boot and streaming), then a clean boot: every boot checks root (initramfs fsck), none needs a
-#        repair, the last serves telemetry. Boot-to-telemetry times in deploy/out/smoke-powercut.json.
+#        boot, boot and streaming), then a clean boot and shutdown: every boot that reaches systemd checks
+#        the root, none needs a repair or journal replay on it, the root partition is bit for bit the built
+#        one, the data partition is clean after the shutdown, the last boot serves telemetry.
+#        Boot-to-telemetry times in deploy/out/smoke-powercut.json.
 source "$(dirname "$0")/lib/common.sh"
 
 what=${1:-all}
@@ -96,7 +98,7 @@ smoke_sd() {
     log "sd: booting the image under qemu-system-aarch64 (TCG); ESS port forwarded to 127.0.0.1:$port"
     qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi -nographic \
         -kernel "$OUT_DIR/rpi-ess-sd.vmlinuz" -initrd "$OUT_DIR/rpi-ess-sd.initrd" \
-        -append "root=LABEL=RASPIROOT rw rootwait fsck.repair=yes console=ttyAMA0 systemd.show_status=1 systemd.status_unit_format=name systemd.journald.forward_to_console=1" \
+        -append "root=LABEL=RASPIROOT ro rootwait fsck.repair=yes console=ttyAMA0 systemd.show_status=1 systemd.status_unit_format=name systemd.journald.forward_to_console=1" \
         -drive "file=$tmp/sd.img,format=raw,if=virtio" \
         -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:5000" -device virtio-net-pci,netdev=net0 \
         </dev/null >"$console" 2>&1 &

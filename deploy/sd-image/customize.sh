@@ -49,20 +49,9 @@ printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-lo
     >"$root/etc/hosts"
 in_root systemctl enable rpi-ess.service rpi-ess-firstboot.service systemd-networkd.service \
     systemd-resolved.service ssh.service chrony.service
-# Host keys are made on first boot so that cards flashed from one image do not share them.
+# Host keys are made on first boot (on the data partition: deploy/sd-image/readonly-root.sh) so that cards
+# flashed from one image do not share them.
 rm -f "$root"/etc/ssh/ssh_host_*
-cat >"$root/etc/systemd/system/ssh-keygen-firstboot.service" <<'UNIT'
-[Unit]
-Description=Generate SSH host keys
-Before=ssh.service
-ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key
-[Service]
-Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -A
-[Install]
-WantedBy=multi-user.target
-UNIT
-in_root systemctl enable ssh-keygen-firstboot.service
 
 # Node files (deploy/node): fstab (also put in place before the packages, so the initramfs gets e2fsck),
 # drivers loaded at boot, watchdog, journal caps, chrony, root partition growth.
@@ -93,7 +82,7 @@ cmdline=$root/boot/firmware/cmdline.txt
 if [ -e "$cmdline" ]; then
     sed -i 's#root=[^ ]*#root=LABEL=RASPIROOT#' "$cmdline"
 else
-    echo 'console=tty0 console=ttyS1,115200 root=LABEL=RASPIROOT rw fsck.repair=yes net.ifnames=0 rootwait' >"$cmdline"
+    echo 'console=tty0 console=ttyS1,115200 root=LABEL=RASPIROOT ro fsck.repair=yes net.ifnames=0 rootwait' >"$cmdline"
 fi
 grep -q 'fsck.repair=' "$cmdline" || sed -i 's/$/ fsck.repair=yes/' "$cmdline"
 

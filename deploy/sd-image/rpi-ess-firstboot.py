@@ -32,6 +32,9 @@ class ConfigError(ValueError):
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
+    # On the SD image these paths are links into the data partition (the root is read-only): write where
+    # they point, so that the temporary file and the rename stay on the writable file system.
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)

@@ -47,7 +47,7 @@ def test_hardware_watchdog_within_the_pi_watchdog_limit():
 
 def test_journal_is_capped():
     journal = systemd_ini(NODE / "etc/systemd/journald.conf.d/rpi-ess.conf")["Journal"]
-    assert journal["SystemMaxUse"] and journal["RuntimeMaxUse"]
+    assert journal["RuntimeMaxUse"]
 
 
 def fstab() -> dict[str, list[str]]:
@@ -56,11 +56,21 @@ def fstab() -> dict[str, list[str]]:
     return {row[1]: row for row in rows}
 
 
-def test_root_is_checked_and_grown():
+def test_root_is_read_only_and_checked_and_the_data_partition_grown():
     source, _, kind, options, _, passno = fstab()["/"]
     assert (source, kind, passno) == ("LABEL=RASPIROOT", "ext4", "1")
-    assert "x-systemd.growfs" in options.split(",")
-    assert "errors=remount-ro" in options.split(",")
+    assert {"ro", "errors=remount-ro"} <= set(options.split(","))
+    source, _, kind, options, _, passno = fstab()["/var"]
+    assert (source, kind, passno) == ("LABEL=ESSDATA", "ext4", "2")  # checked (and repaired) by systemd-fsck
+    assert {"rw", "x-systemd.growfs"} <= set(options.split(","))
+    assert fstab()["/tmp"][2] == "tmpfs"
+    grow = systemd_ini(NODE / "etc/systemd/system/rpi-ess-growroot.service")
+    assert grow["Service"]["ExecStart"].endswith(" /var")
+
+
+def test_journal_in_ram_with_a_read_only_root():
+    journal = systemd_ini(NODE / "etc/systemd/journald.conf.d/rpi-ess.conf")["Journal"]
+    assert journal["Storage"] == "volatile"  # machine id is transient: see the file
 
 
 def test_boot_partition_mounted_only_while_used():

@@ -153,9 +153,32 @@ def test_other_uarts_get_no_serial_name(tmp_path, tty, devices):
 @pytest.mark.parametrize("tty", ["ttyUSB0", "ttyUSB3", "ttyACM0"])
 def test_new_usb_serial_port_is_made_raw_without_echo(tmp_path, tty):
     out = udevadm_test(tmp_path, RULES, f"/sys/class/tty/{tty}")
-    assert f"run: '/bin/stty -F /dev/{tty} raw -echo'" in out
+    run = next(line for line in out.splitlines() if line.startswith("run: ") and "tty.setraw" in line)
+    assert "tty.setraw(fd, termios.TCSANOW)" in run and "termios.TCIOFLUSH" in run  # at once, not TCSADRAIN
+    assert run.endswith(f" /dev/{tty}'")
+
+
+def test_raw_command_of_the_rule_sets_a_tty_raw_without_echo():
+    """The rule's own command line, run on a pty (udev splits it like a shell: single quotes)."""
+    import os
+    import pty
+    import shlex
+    import subprocess
+    import termios
+
+    rule = next(line for line in RULES["60-rpi-ess.rules"].splitlines() if "tty.setraw" in line)
+    command = shlex.split(rule.split('RUN+="', 1)[1].rsplit('"', 1)[0])
+    main, sub = pty.openpty()
+    try:
+        assert termios.tcgetattr(sub)[3] & termios.ECHO
+        subprocess.run([c.replace("$devnode", os.ttyname(sub)) for c in command], check=True, timeout=30)
+        lflag = termios.tcgetattr(sub)[3]
+        assert not lflag & (termios.ECHO | termios.ICANON)
+    finally:
+        os.close(main)
+        os.close(sub)
 
 
 def test_on_board_uart_termios_untouched(tmp_path):
     """A UART may be the console: only USB serial ports are set raw."""
-    assert "stty" not in udevadm_test(tmp_path, RULES, "/sys/class/tty/ttyAMA0")
+    assert "tty.setraw" not in udevadm_test(tmp_path, RULES, "/sys/class/tty/ttyAMA0")
