@@ -20,6 +20,26 @@ __all__ = ["OneClientServer"]
 BUSY = "a client is already connected"
 
 
+def _peer_hung_up(writer: asyncio.StreamWriter) -> bool:
+    """An EOF or a reset waiting on the client's socket that the read loop has not seen yet.
+
+    A CSC that crashed and reconnects at once sends its reset and its new connection back to
+    back; the accept can run before the old socket's read event. Peeking (a duplicate of the
+    descriptor, nothing consumed) tells a dead client from a live one.
+    """
+    sock = writer.get_extra_info("socket")
+    fd = sock.fileno() if sock is not None else -1
+    if fd < 0:
+        return True
+    try:
+        with socket.fromfd(fd, sock.family, socket.SOCK_STREAM) as probe:
+            return probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False  # alive, nothing to read
+    except OSError:
+        return True  # reset by the peer
+
+
 class OneClientServer(BaseClientOrServer):
     """Listen on ``host``:``port`` and keep at most one client.
 
@@ -171,10 +191,11 @@ class OneClientServer(BaseClientOrServer):
         await self.call_connect_callback()
 
     def _client_departing(self) -> bool:
-        """The current client has hung up (EOF seen) or is being closed: its slot is about to free."""
+        """The current client has hung up (EOF seen, or pending on its socket) or is being closed."""
         writer, reader = self.writer, self.reader
         return self._has_client and (
             writer is None or writer.is_closing() or (reader is not None and reader.at_eof())
+            or _peer_hung_up(writer)
         )
 
     async def _let_departing_client_go(self) -> None:

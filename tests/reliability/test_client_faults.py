@@ -236,6 +236,25 @@ async def test_reconnect_right_after_closing_is_accepted(make_server):
     assert refused == 0, f"{refused} of 20 immediate reconnects were refused"
 
 
+async def test_reconnect_right_after_a_reset_is_accepted(make_server):
+    """A crashed CSC's reset and its new connection arrive back to back; the accept may run before
+    the old socket's read event. The server must see the pending reset, not refuse the new client."""
+    server = await make_server()
+    for _ in range(5):
+        reader, writer = await raw_connect(server.port)
+        writer.write(b'{"command": "status", "parameters": {}}\r\n')
+        await reader.readuntil(b"\r\n")
+        server.writer.transport.pause_reading()  # the read loop cannot see what comes next
+        await reset(writer)
+        reader, writer = await raw_connect(server.port)
+        writer.write(b'{"command": "status", "parameters": {}}\r\n')
+        assert await received_before_close_or_first_line(reader) != b"", "refused after the old client's reset"
+        writer.close()
+        with contextlib.suppress(ConnectionResetError):
+            await writer.wait_closed()
+        await client_gone(server)
+
+
 async def test_commands_pipelined_after_disconnect_leave_nothing_open(make_instrument, make_server):
     """``disconnect`` then ``configure`` in one packet: the configure may run or not, but no port stays open."""
     server = await make_server(simulation_mode=0)
