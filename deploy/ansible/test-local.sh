@@ -125,7 +125,7 @@ release_before=$(node readlink /opt/rpi-ess/current)
 broken=$work/broken
 mkdir -p "$broken/src"
 cp -a "$REPO_DIR/pyproject.toml" "$REPO_DIR/README.md" "$REPO_DIR/rpi_ess" "$broken/src/"
-sed -i 's/^version = "\(.*\)"$/version = "\1+broken"/' "$broken/src/pyproject.toml"
+sed -i 's/^__version__ = "\(.*\)"$/__version__ = "\1+broken"/' "$broken/src/rpi_ess/__init__.py"
 printf '\nraise SystemExit("deliberately broken release")\n' >>"$broken/src/rpi_ess/cli/main.py"
 "${PYTHON:-python3}" -m pip wheel -q --no-deps -w "$broken/wheel" "$broken/src"
 log="$OUT_DIR/ansible-6-broken.log"

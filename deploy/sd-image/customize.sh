@@ -20,7 +20,7 @@ fi
 mv "$root/etc/resolv.conf" "$root/etc/resolv.conf.image"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 # Releases side by side, /opt/rpi-ess/current -> releases/<version> (the Ansible role switches and rolls back).
-version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_DIR/pyproject.toml")
+version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$REPO_DIR/rpi_ess/__init__.py")
 in_root env -i "${pip_env[@]}" sh -ec '
     python3 -m venv "$1"
     "$1/bin/pip" install --no-cache-dir --upgrade pip wheel
