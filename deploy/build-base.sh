@@ -8,6 +8,7 @@ source "$(dirname "$0")/lib/common.sh"
 
 require_root
 require_tool mmdebstrap mmdebstrap
+require_tool arch-test arch-test  # mmdebstrap needs it for a foreign (arm64) root, and says so only after starting
 require_arm64_emulation
 
 tarball=$OUT_DIR/base-arm64-$SUITE.tar
