@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import serial
 
+from ..accounts import group_name, user_name
 from .base import DeviceError
 
 __all__ = ["PORT_ERRORS", "SerialLink", "is_url", "open_error_reason"]
@@ -75,17 +76,8 @@ def _file_denied(path: str | None) -> str:
         info = None
     if info is None:
         return "permission denied (is the service user in group dialout?)"
-    import grp
-    import pwd
-
-    def name(lookup: Callable[[int], object], number: int) -> str:
-        try:
-            return str(lookup(number)[0])  # type: ignore[index]
-        except KeyError:
-            return str(number)
-
-    group, user = name(grp.getgrgid, info.st_gid), name(pwd.getpwuid, os.geteuid())
-    where = f"{path} is {name(pwd.getpwuid, info.st_uid)}:{group} {stat.filemode(info.st_mode)[1:]}"
+    group, user = group_name(info.st_gid), user_name()
+    where = f"{path} is {user_name(info.st_uid)}:{group} {stat.filemode(info.st_mode)[1:]}"
     if info.st_gid not in os.getgroups() and info.st_gid != os.getegid():
         return f"permission denied: {where} and user {user} is not in group {group}"
     return f"permission denied: {where}, which group {group} (user {user} is in it) may not read and write"

@@ -11,6 +11,8 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..accounts import user_name
+
 __all__ = ["TlsSettings", "file_problem"]
 
 
@@ -88,16 +90,8 @@ def file_problem(path: str | os.PathLike[str]) -> str | None:
     except IsADirectoryError:
         return "is a directory, not a file"
     except PermissionError:
-        return f"permission denied for user {_user()} (make it readable by the service, e.g. group rpi-ess, mode 0640)"
+        user = user_name()
+        return f"permission denied for user {user} (make it readable by the service, e.g. group rpi-ess, mode 0640)"
     except OSError as e:
         return f"cannot read: {e.strerror or e}"
     return None
-
-
-def _user() -> str:
-    import pwd
-
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        return str(os.geteuid())
