@@ -10,7 +10,11 @@
 #   5th run, after `systemctl stop rpi-ess`: changed=1 and the service runs again
 #   6th run, a deliberately broken release (its server exits at start): the play fails with a report naming
 #        the release, current points back at the previous release, and that release serves telemetry again
-# Usage: sudo deploy/ansible/test-local.sh     (needs: mmdebstrap, systemd-container, ansible-core, ssh)
+#   7th run, the node booted again as an SD-image node is (root file system read-only, its own file system on
+#        a loop device; /var separate; /etc/default/rpi-ess a link into /var/lib/rpi-ess-node): the update is
+#        applied (changed>0, new PID), the link is kept, / is read-only again afterwards, telemetry flows
+# Usage: sudo deploy/ansible/test-local.sh     (needs: mmdebstrap, systemd-container, ansible-core, ssh,
+#        e2fsprogs, a free loop device)
 source "$(dirname "$0")/../lib/common.sh"
 
 ANSIBLE_DIR=$DEPLOY_DIR/ansible
@@ -18,17 +22,25 @@ require_root
 require_tool mmdebstrap mmdebstrap
 require_tool systemd-nspawn systemd-container
 require_tool ssh openssh-client
+require_tool mkfs.ext4 e2fsprogs
+require_tool losetup util-linux
 require_tool ansible-playbook "ansible-core (pip)"
 
 target_tar=$OUT_DIR/ansible-target-$SUITE.tar
 work=$(mktemp -d "$OUT_DIR/ansible-test.XXXXXX")
 root=$work/root
 nspawn_pid=
-cleanup() {
+loop_dev=
+stop_node() {
     if [ -n "$nspawn_pid" ]; then
         kill -TERM "$nspawn_pid" 2>/dev/null || true   # orderly container shutdown
         wait "$nspawn_pid" 2>/dev/null || true
     fi
+    nspawn_pid=
+}
+cleanup() {
+    stop_node
+    if [ -n "$loop_dev" ]; then umount "$work/rootfs" 2>/dev/null || true; losetup -d "$loop_dev" || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -49,9 +61,15 @@ echo rpi-ess-ansible-test >"$root/etc/hostname"
 ca=""
 if ca=$(host_ca_bundle); then cp "$ca" "$root/etc/ssl/certs/host-ca.crt"; fi
 
-systemd-nspawn -D "$root" --boot --register=no --keep-unit --console=passive \
-    --machine="rpi-ess-test-$$" >"$work/nspawn.log" 2>&1 &
-nspawn_pid=$!
+# boot_node DIRECTORY [NSPAWN_ARGS...]: boots the node in the background (wait_node waits for its sshd).
+boot_node() {
+    local dir=$1
+    shift
+    systemd-nspawn -D "$dir" --boot --register=no --keep-unit --console=passive \
+        --machine="rpi-ess-test-$$" "$@" >>"$work/nspawn.log" 2>&1 &
+    nspawn_pid=$!
+}
+boot_node "$root"
 
 # The wheel the role installs: built from this checkout.
 build_wheel "$OUT_DIR/wheel"
@@ -73,17 +91,20 @@ extra_vars=(-e "{\"rpi_ess_extras\": [], \"rpi_ess_pip_environment\": {${ca:+\"P
 
 node() { ssh -q -i "$work/key" -p "$ssh_port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
     -o BatchMode=yes -o ConnectTimeout=5 root@127.0.0.1 "$@"; }
-for _ in $(seq 60); do node true 2>/dev/null && break; sleep 2; done
-node true || die "the test node did not come up (see $work/nspawn.log)"
+wait_node() {
+    for _ in $(seq 60); do node true 2>/dev/null && break; sleep 2; done
+    node true || die "the test node did not come up (see $work/nspawn.log)"
+}
+wait_node
 
 # play RUN_NAME SERVE_ARGS [ANSIBLE_ARGS...] -> prints the recap's changed= count
 play() {
-    local log=$OUT_DIR/ansible-$1.log serve=$2
+    local run=$1 log=$OUT_DIR/ansible-$1.log serve=$2
     shift 2
     ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 ansible-playbook -i "$work/inventory.ini" "${extra_vars[@]}" \
         -e "rpi_ess_serve_args='$serve'" "$@" "$ANSIBLE_DIR/site.yml" >"$log" 2>&1 \
         || { tail -20 "$log" >&2; node journalctl -u rpi-ess.service -n 30 --no-pager >&2 || true
-             die "ansible run $1 failed (log: $log)"; }
+             die "ansible run $run failed (log: $log)"; }
     grep -E '^testnode +:' "$log" | sed -E 's/.*changed=([0-9]+).*failed=([0-9]+).*/\1/'
 }
 main_pid() { node systemctl show -p MainPID --value rpi-ess.service; }
@@ -140,5 +161,31 @@ grep -q 'Rolled back to' "$log" || die "no roll-back in the report (log: $log)"
 [ "$(node systemctl is-active rpi-ess.service)" = active ] || die "the previous release is not running"
 python3 "$DEPLOY_DIR/smoke_client.py" --port "$ess_port" --telemetry 3 --timeout 60 | tail -1
 log "run 6 (broken release): failed its health check, rolled back to $release_before: $(grep -o 'failed on testnode: [^.]*' "$log" | head -1)"
+
+# The node as the SD image makes it (deploy/sd-image/readonly-root.sh): / on its own file system, mounted
+# read-only; /var a separate file system; /etc/default/rpi-ess a link into /var/lib/rpi-ess-node.
+stop_node
+state=$work/var/lib/rpi-ess-node/etc/default
+mv "$root/var" "$work/var" && mkdir "$root/var"
+install -d "$state" && mv "$root/etc/default/rpi-ess" "$state/rpi-ess"
+ln -s ../../var/lib/rpi-ess-node/etc/default/rpi-ess "$root/etc/default/rpi-ess"
+truncate -s "$(( $(du -sm "$root" | cut -f1) * 3 / 2 + 256 ))M" "$work/root.img"
+mkfs.ext4 -q -d "$root" "$work/root.img"
+loop_dev=$(losetup --find --show "$work/root.img")
+mkdir "$work/rootfs" && mount -o ro "$loop_dev" "$work/rootfs"
+boot_node "$work/rootfs" --read-only --bind="$work/var:/var"
+wait_node
+node findmnt --noheadings --output OPTIONS / | grep -qE '(^|,)ro(,|$)' || die "the node's root is not read-only"
+for _ in $(seq 30); do [ "$(node systemctl is-active rpi-ess.service)" = active ] && break; sleep 2; done
+pid1=$(main_pid)
+changed=$(play 7-readonly-root "$args" -e "rpi_ess_udev_local_rules='# read-only root test'")
+log "run 7 (read-only root): changed=$changed"
+[ "$changed" -gt 0 ] || die "nothing changed on the read-only-root node"
+[ "$(main_pid)" != "$pid1" ] || die "service not restarted after a setting changed on the read-only root"
+node findmnt --noheadings --output OPTIONS / | grep -qE '(^|,)ro(,|$)' || die "the root was left writable"
+node test -L /etc/default/rpi-ess || die "the update replaced the /etc/default/rpi-ess link by a file"
+grep -q -- "--log-level" "$state/rpi-ess" && die "the new settings did not reach the data partition"
+node cat /etc/udev/rules.d/61-rpi-ess-local.rules | grep -q 'read-only root test' || die "udev rules not written"
+python3 "$DEPLOY_DIR/smoke_client.py" --port "$ess_port" --telemetry 3 --timeout 60 | tail -1
 node systemctl status --no-pager rpi-ess.service | head -12
-log "ansible test PASSED: install, health check, idempotent re-run, restart only on change, roll-back"
+log "ansible test PASSED: install, health check, idempotent re-run, restart only on change, roll-back, read-only root"
