@@ -115,3 +115,12 @@ done
 [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 log "SD image: $img.xz ($(du -h "$img.xz" | cut -f1) compressed, $(du -h --apparent-size "$img" | cut -f1) raw)"
 cat "$img.xz.sha256"
+
+# Size budget (docs/deployment.md, "Budgets"): what an operator downloads per site and flashes per card.
+# A build over it fails here rather than being noticed on the fleet's link; raise the budget deliberately.
+within_budget() {  # FILE BUDGET_MIB SETTING
+    local mib=$(( ($(stat -c %s "$1") + 1048575) / 1048576 ))
+    [ "$mib" -le "$2" ] || die "$(basename "$1") is $mib MiB, over its budget of $2 MiB ($3)"
+}
+within_budget "$img" "${RAW_BUDGET_MIB:-2048}" RAW_BUDGET_MIB
+within_budget "$img.xz" "${XZ_BUDGET_MIB:-320}" XZ_BUDGET_MIB
