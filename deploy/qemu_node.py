@@ -247,7 +247,8 @@ def qemu_command(args: argparse.Namespace, work: Path) -> list[str]:
         "-drive", f"file={args.image},format=raw,if=virtio",
         "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{args.ess_port}-:5000,"
                    f"hostfwd=tcp:127.0.0.1:{args.ssh_port}-:22",
-        "-device", "virtio-net-pci,netdev=net0",
+        # romfile= : no PXE option ROM (the kernel is booted directly); hosts without ipxe-qemu lack it.
+        "-device", "virtio-net-pci,netdev=net0,romfile=",
         "-device", "i6300esb",
         "-device", "qemu-xhci,id=xhci",
         *(arg for n in (1, 2) for arg in

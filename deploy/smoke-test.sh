@@ -91,6 +91,23 @@ sd_copy() {
     mcopy -o -i "$tmp/sd.img@@$boot_offset" "$tmp/rpi-ess.yaml" ::rpi-ess.yaml
 }
 
+# watch_vm PID CONSOLE COMMAND...: run COMMAND, but stop at once, with qemu's last words, if qemu (PID) exits
+# first: a VM that never started must not cost the whole boot timeout.
+watch_vm() {
+    local vm=$1 console=$2 job
+    shift 2
+    "$@" &
+    job=$!
+    while kill -0 "$job" 2>/dev/null; do
+        if ! kill -0 "$vm" 2>/dev/null; then
+            kill "$job" 2>/dev/null || true
+            die "qemu exited before the test finished: $(tail -n 3 "$console" | tr -d '\r')"
+        fi
+        sleep 1
+    done
+    wait "$job"
+}
+
 smoke_sd() {
     local port console=$OUT_DIR/smoke-sd-console.log
     sd_copy $'hostname: ess-smoke\nnetwork: {dhcp: true}\nserve_args: "--simulate"\nnode:\n  allowed_devices:\n    serial_ports: ["/dev/null"]\n'
@@ -100,10 +117,12 @@ smoke_sd() {
         -kernel "$OUT_DIR/rpi-ess-sd.vmlinuz" -initrd "$OUT_DIR/rpi-ess-sd.initrd" \
         -append "root=LABEL=RASPIROOT ro rootwait fsck.repair=yes console=ttyAMA0 systemd.show_status=1 systemd.status_unit_format=name systemd.journald.forward_to_console=1" \
         -drive "file=$tmp/sd.img,format=raw,if=virtio" \
-        -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:5000" -device virtio-net-pci,netdev=net0 \
+        -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:5000" -device virtio-net-pci,netdev=net0,romfile= \
         </dev/null >"$console" 2>&1 &
     pids+=($!)
-    smoke_client --port "$port" --telemetry 5 --timeout "$TIMEOUT_SD" | tee "$OUT_DIR/smoke-sd-client.log"
+    # romfile= above: no PXE option ROM (the kernel is booted directly); hosts without ipxe-qemu lack it.
+    watch_vm $! "$console" smoke_client --port "$port" --telemetry 5 --timeout "$TIMEOUT_SD" \
+        | tee "$OUT_DIR/smoke-sd-client.log"
     # systemd's status lines and the journal on the serial console (they may trail the telemetry a little;
     # status lines stop once the getty takes the console, journal lines do not).
     console_shows 'Finished rpi-ess-firstboot.service' || die "first-boot service did not run"
