@@ -92,14 +92,18 @@ sd_copy() {
 }
 
 # watch_vm PID CONSOLE COMMAND...: run COMMAND, but stop at once, with qemu's last words, if qemu (PID) exits
-# first: a VM that never started must not cost the whole boot timeout.
+# first: a VM that never started must not cost the whole boot timeout. COMMAND may be a shell function, whose
+# subshell is then not the process doing the work: its children are killed too, else they would hold the
+# pipeline's output open until their own timeout.
 watch_vm() {
     local vm=$1 console=$2 job
     shift 2
+    require_tool pkill procps
     "$@" &
     job=$!
     while kill -0 "$job" 2>/dev/null; do
         if ! kill -0 "$vm" 2>/dev/null; then
+            pkill -P "$job" 2>/dev/null || true
             kill "$job" 2>/dev/null || true
             die "qemu exited before the test finished: $(tail -n 3 "$console" | tr -d '\r')"
         fi
